@@ -1,0 +1,1 @@
+"""sharpreg's first-party plugins, registered through the ``sharpreg`` entry-point group."""

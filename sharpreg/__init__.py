@@ -1,0 +1,34 @@
+"""sharpreg: sharpness-aware optimizers for medical image classification, as plugins."""
+
+from .hookspecs import hookimpl
+from .specs import (
+    DataParams,
+    DatasetSpec,
+    EngineParams,
+    ModelInputs,
+    ModelParams,
+    ModelSpec,
+    OptimizerParams,
+    OptimizerSpec,
+    PluginParams,
+    RuleParams,
+    RuleSpec,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataParams",
+    "DatasetSpec",
+    "EngineParams",
+    "ModelInputs",
+    "ModelParams",
+    "ModelSpec",
+    "OptimizerParams",
+    "OptimizerSpec",
+    "PluginParams",
+    "RuleParams",
+    "RuleSpec",
+    "__version__",
+    "hookimpl",
+]

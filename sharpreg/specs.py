@@ -1,0 +1,223 @@
+"""Plugin spec objects and the parameter base models every plugin's ``Params`` inherits.
+
+A plugin's hook returns a list of specs. A spec is frozen data: a lower-case ``name``, a pydantic
+``params`` model (``extra="forbid"``), a ``factory`` and a one-line ``summary`` with an optional
+``citation``. The core never imports a plugin by name; it only sees these objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
+
+Kind = Literal["rule", "optimizer", "model", "dataset"]
+KINDS: tuple[Kind, ...] = ("rule", "optimizer", "model", "dataset")
+#: recipe table that selects a plugin of each kind
+TABLE_OF_KIND: dict[str, str] = {
+    "rule": "sharpness",
+    "optimizer": "optimizer",
+    "model": "model",
+    "dataset": "data",
+}
+
+
+class PluginParams(BaseModel):
+    """Base of every plugin's parameter model: unknown keys are errors, values are checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharpness rules
+# ---------------------------------------------------------------------------------------------
+class EngineParams(PluginParams):
+    """Options of the multi-pass step engine that every rule's ``[sharpness]`` table accepts."""
+
+    bn_stats: Literal["clean", "perturbed", "both"] = Field(
+        "clean",
+        description="Which pass updates BatchNorm running statistics: the clean pass only (default), "
+        "the perturbed pass(es) only, or every pass.",
+    )
+    same_noise: bool = Field(
+        True,
+        description="Replay the RNG state so dropout / DropPath draw the same masks in every pass.",
+    )
+    perturbation: Literal["local", "global"] = Field(
+        "local",
+        description="Under DDP: 'local' perturbs each replica by its own gradient (m-sharpness), "
+        "'global' by the all-reduced first-pass gradient.",
+    )
+
+
+class RuleParams(EngineParams):
+    """Base for rules with a perturbation radius (every rule except ``none``)."""
+
+    rho: float = Field(0.05, ge=0.0, description="Perturbation radius rho.")
+    rho_schedule: Literal["constant", "lr"] = Field(
+        "constant",
+        description="'constant' keeps rho fixed; 'lr' moves rho between rho_min and rho in proportion "
+        "to the learning rate (GSAM's rho_t).",
+    )
+    rho_min: float = Field(
+        0.0, ge=0.0, description="Smallest radius when rho_schedule = 'lr' (GSAM's rho_min)."
+    )
+    eps: float = Field(1e-12, gt=0.0, description="Added to norms before dividing (zero gradients).")
+    perturb_weight_decay: bool = Field(
+        False,
+        description="Add the base optimizer's L2 weight decay (wd * w) to the gradient that defines "
+        "the perturbation, as the original JAX SAM does. Off: the perturbation follows the loss "
+        "gradient only, as the common PyTorch wrappers do.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Base optimizers
+# ---------------------------------------------------------------------------------------------
+class OptimizerParams(PluginParams):
+    """Base for base-optimizer parameters."""
+
+    lr: float = Field(1e-3, gt=0.0, description="Learning rate (the peak rate when a schedule is used).")
+    weight_decay: float = Field(0.0, ge=0.0, description="Weight decay.")
+    no_decay_norm_bias: bool = Field(
+        False, description="Exclude biases and normalization parameters from weight decay."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------
+class ModelParams(PluginParams):
+    """Base for model parameters; ``in_chans`` and ``num_classes`` come from the data set."""
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the data set tells the model factory."""
+
+    in_chans: int
+    num_classes: int
+    image_size: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Data sets
+# ---------------------------------------------------------------------------------------------
+class AugmentParams(PluginParams):
+    """Training-time augmentation (applied to the training split only)."""
+
+    flip_horizontal: float = Field(0.5, ge=0.0, le=1.0, description="Probability of a left-right flip.")
+    flip_vertical: float = Field(0.0, ge=0.0, le=1.0, description="Probability of an up-down flip.")
+    rotate_degrees: float = Field(10.0, ge=0.0, le=180.0, description="Largest random rotation, in degrees.")
+    zoom: float = Field(0.1, ge=0.0, lt=1.0, description="Largest random zoom in or out (0.1 = +-10 %).")
+    intensity: float = Field(
+        0.1, ge=0.0, le=1.0, description="Largest random intensity scale and shift (0.1 = +-10 %)."
+    )
+    probability: float = Field(
+        0.5, ge=0.0, le=1.0, description="Probability of each of rotation, zoom and intensity jitter."
+    )
+
+
+class SplitParams(PluginParams):
+    """How the images are divided into train / validation / test."""
+
+    method: Literal["stratified", "kfold", "predefined"] = Field(
+        "stratified",
+        description="'stratified' hold-out, 'kfold' (test = fold `fold` of `folds`), or 'predefined' "
+        "(the data set's own split, where it has one).",
+    )
+    val: float = Field(0.15, ge=0.0, lt=1.0, description="Fraction of images for validation.")
+    test: float = Field(0.15, ge=0.0, lt=1.0, description="Fraction for testing (stratified only).")
+    folds: int = Field(5, ge=2, description="Number of folds (kfold only).")
+    fold: int = Field(0, ge=0, description="Which fold is the test set (kfold only), 0-based.")
+    seed: int | None = Field(
+        None, description="Seed of the split; defaults to train.seed. Fix it to vary only the training."
+    )
+    group_duplicates: bool = Field(
+        True,
+        description="Keep exact and near-duplicate images (perceptual hash) in one split, so no group "
+        "straddles train/val/test.",
+    )
+
+
+class DataParams(PluginParams):
+    """Base for data-set parameters."""
+
+    image_size: int = Field(224, ge=8, le=4096, description="Images are resized to this square size.")
+    channels: Literal[1, 3] = Field(1, description="1 = greyscale (default), 3 = RGB.")
+    cache: Literal["memory", "none"] = Field(
+        "memory", description="Cache decoded, resized images so later epochs do not decode again."
+    )
+    split: SplitParams = Field(default_factory=SplitParams, description="The split.")
+    augment: AugmentParams = Field(default_factory=AugmentParams, description="Training augmentation.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Spec objects
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PluginSpec:
+    """Common fields of every spec. Subclasses fix ``kind`` and document the factory signature."""
+
+    kind: ClassVar[Kind]
+    name: str
+    params: type[PluginParams]
+    factory: Callable[..., Any]
+    summary: str
+    citation: str = ""
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"plugin name {self.name!r} must be lower-case letters, digits, '_' or '-', "
+                "starting with a letter"
+            )
+        if not (isinstance(self.params, type) and issubclass(self.params, PluginParams)):
+            raise TypeError(f"{self.kind} {self.name!r}: params must subclass sharpreg.PluginParams")
+        if self.params.model_config.get("extra") != "forbid":
+            raise TypeError(f"{self.kind} {self.name!r}: params must forbid extra keys")
+        if not callable(self.factory):
+            raise TypeError(f"{self.kind} {self.name!r}: factory must be callable")
+        if not self.summary or "\n" in self.summary:
+            raise ValueError(f"{self.kind} {self.name!r}: summary must be one non-empty line")
+
+
+@dataclass(frozen=True)
+class RuleSpec(PluginSpec):
+    """A sharpness rule. ``factory(params) -> SharpnessRule`` (see ``sharpreg.engine.rule``)."""
+
+    kind: ClassVar[Kind] = "rule"
+
+
+@dataclass(frozen=True)
+class OptimizerSpec(PluginSpec):
+    """A base optimizer. ``factory(param_groups, params) -> torch.optim.Optimizer``."""
+
+    kind: ClassVar[Kind] = "optimizer"
+
+
+@dataclass(frozen=True)
+class ModelSpec(PluginSpec):
+    """A network. ``factory(params, inputs: ModelInputs) -> torch.nn.Module`` returning logits."""
+
+    kind: ClassVar[Kind] = "model"
+
+
+@dataclass(frozen=True)
+class DatasetSpec(PluginSpec):
+    """A data set. ``factory(params, context: DataContext) -> DataModule`` (see ``sharpreg.data``)."""
+
+    kind: ClassVar[Kind] = "dataset"
+
+
+SPEC_OF_KIND: dict[str, type[PluginSpec]] = {
+    "rule": RuleSpec,
+    "optimizer": OptimizerSpec,
+    "model": ModelSpec,
+    "dataset": DatasetSpec,
+}
