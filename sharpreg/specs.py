@@ -125,10 +125,11 @@ class AugmentParams(PluginParams):
 class SplitParams(PluginParams):
     """How the images are divided into train / validation / test."""
 
-    method: Literal["stratified", "kfold", "predefined"] = Field(
+    method: Literal["stratified", "kfold", "predefined", "all"] = Field(
         "stratified",
-        description="'stratified' hold-out, 'kfold' (test = fold `fold` of `folds`), or 'predefined' "
-        "(the data set's own split, where it has one).",
+        description="'stratified' hold-out, 'kfold' (test = fold `fold` of `folds`), 'predefined' "
+        "(the data set's own split, where it has one), or 'all' (every image is the test set: "
+        "evaluating a trained model on another data set).",
     )
     val: float = Field(0.15, ge=0.0, lt=1.0, description="Fraction of images for validation.")
     test: float = Field(0.15, ge=0.0, lt=1.0, description="Fraction for testing (stratified only).")
