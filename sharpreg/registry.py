@@ -216,7 +216,8 @@ class Registry:
         msg += f" Installed {kind}s: {', '.join(installed) or '(none)'}."
         broken = self.broken()
         if broken:
-            msg += " Failed to load (may provide it): " + "; ".join(f"{r.name} ({r.origin}): {r.error}" for r in broken) + "."
+            names = ", ".join(f"{r.name} ({r.origin})" for r in broken)
+            msg += f" Plugins that failed to load and may provide it: {names}; `sharpreg plugins` shows why."
         disabled = [r.name for r in self.records if r.status == "disabled"]
         if disabled:
             msg += f" Disabled plugins: {', '.join(disabled)}."

@@ -1,0 +1,76 @@
+"""``sharpreg describe KIND NAME``: every parameter of a plugin with type, default, bounds and description."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .listing import PLURALS
+
+KINDS = {**{v: v for v in PLURALS.values()}, **PLURALS, "data": "dataset", "sharpness": "rule"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("describe", help="show a plugin's parameters (type, default, bounds, description)")
+    p.add_argument("kind", choices=sorted(KINDS), help="rule, optimizer, model or dataset")
+    p.add_argument("name", help="plugin name (or DIST:NAME)")
+    p.add_argument("--json", action="store_true", help="the parameters' JSON Schema")
+    p.set_defaults(func=run)
+
+
+def _type_of(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "anyOf" in prop:
+        return " | ".join(_type_of(p, defs) for p in prop["anyOf"])
+    if prop.get("type") == "array":
+        return f"list[{_type_of(prop.get('items', {}), defs)}]"
+    return str(prop.get("type", "any"))
+
+
+def _bounds(prop: dict[str, Any]) -> str:
+    marks = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<", "minLength": "len>=", "minItems": "items>="}
+    found = [f"{sym} {prop[k]}" for k, sym in marks.items() if k in prop]
+    for alt in prop.get("anyOf", []):
+        found += [f"{sym} {alt[k]}" for k, sym in marks.items() if k in alt]
+    return ", ".join(found)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..registry import default_registry
+
+    kind = KINDS[args.kind]
+    provided = default_registry().get(kind, args.name)
+    schema = provided.spec.params.model_json_schema()
+    if args.json:
+        print(json.dumps(schema, indent=2))
+        return 0
+    console = Console()
+    spec = provided.spec
+    console.print(f"[bold]{kind} {spec.name}[/] — {spec.summary}")
+    if spec.citation:
+        console.print(f"citation: {spec.citation}")
+    console.print(f"from: {provided.plugin.origin} (module {provided.plugin.module})")
+    defs = schema.get("$defs", {})
+
+    def table_for(title: str, sch: dict[str, Any]) -> None:
+        table = Table(title=title)
+        for col in ("parameter", "type", "default", "bounds", "description"):
+            table.add_column(col, overflow="fold")
+        for key, prop in sch.get("properties", {}).items():
+            default = json.dumps(prop["default"]) if "default" in prop else "(required)"
+            table.add_row(key, _type_of(prop, defs), default, _bounds(prop), prop.get("description", ""))
+        console.print(table)
+
+    table_for(f"[{ {'rule': 'sharpness', 'dataset': 'data'}.get(kind, kind) }] parameters", schema)
+    for name, sub in defs.items():
+        table_for(f"{name} (nested table)", sub)
+    return 0

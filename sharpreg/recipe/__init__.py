@@ -1,0 +1,36 @@
+"""The recipe language: TOML data that names registered plugins and sets their parameters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ..registry import Registry, default_registry
+from .core import EvalConfig, MetaConfig, TrainConfig
+from .loader import RawRecipe, apply_overrides, load_raw, parse_override
+from .validate import PLUGIN_TABLES, Recipe, Selected, validate
+
+
+def load_recipe(
+    path: str | os.PathLike[str],
+    overrides: Sequence[str] = (),
+    registry: Registry | None = None,
+) -> Recipe:
+    """Read, merge (``extends``), override (``--set``) and validate a recipe file."""
+    raw = apply_overrides(load_raw(path), list(overrides))
+    return validate(raw, registry or default_registry(), list(overrides))
+
+
+__all__ = [
+    "PLUGIN_TABLES",
+    "EvalConfig",
+    "MetaConfig",
+    "RawRecipe",
+    "Recipe",
+    "Selected",
+    "TrainConfig",
+    "load_raw",
+    "load_recipe",
+    "parse_override",
+    "validate",
+]

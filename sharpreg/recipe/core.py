@@ -1,0 +1,74 @@
+"""The recipe tables the core owns: ``[meta]``, ``[train]`` and ``[eval]``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CoreModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class MetaConfig(CoreModel):
+    """Who made the recipe and what it is for (copied into every run folder)."""
+
+    name: str = Field("", description="Short name; run folders are called <time>-<name>. Defaults to the file name.")
+    description: str = Field("", description="What the recipe trains and why.")
+    intended_use: str = Field("", description="Research question or intended use of the trained model.")
+    data_source: str = Field("", description="Where the data comes from (citation, licence).")
+    authors: list[str] = Field(default_factory=list, description="People responsible for the recipe.")
+    tags: list[str] = Field(default_factory=list, description="Free-form labels.")
+
+
+Monitor = Literal[
+    "loss", "accuracy", "balanced_accuracy", "f1_macro", "auroc", "sensitivity", "specificity", "ece"
+]
+
+
+class TrainConfig(CoreModel):
+    """How the model is trained."""
+
+    epochs: int = Field(10, ge=1, le=100_000, description="Number of epochs.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Images per optimizer step.")
+    accumulate: int = Field(
+        1, ge=1, le=1024, description="Split each batch into this many micro-batches (gradient accumulation)."
+    )
+    seed: int = Field(0, ge=0, description="Seed of weights, shuffling and augmentation.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32, bf16 autocast, or fp16 autocast with a gradient scaler (CUDA)."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train; auto picks CUDA, then MPS, then CPU.")
+    num_workers: int = Field(0, ge=0, le=256, description="Data-loader worker processes.")
+    deterministic: bool = Field(True, description="Deterministic algorithms and seeded everything (slower on GPU).")
+    clip_grad_norm: float | None = Field(None, gt=0.0, description="Clip the final gradient to this global L2 norm.")
+    scheduler: Literal["constant", "cosine", "step"] = Field("constant", description="Learning-rate schedule (per step).")
+    warmup_epochs: float = Field(0.0, ge=0.0, description="Linear warm-up from 0 over this many epochs.")
+    min_lr: float = Field(0.0, ge=0.0, description="Final learning rate of the cosine schedule.")
+    step_epochs: int = Field(30, ge=1, description="Step schedule: multiply the rate by step_gamma every this many epochs.")
+    step_gamma: float = Field(0.1, gt=0.0, le=1.0, description="Step schedule factor.")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
+    class_weights: Literal["none", "balanced"] = Field(
+        "none", description="'balanced' weights the loss by inverse class frequency of the training split."
+    )
+    monitor: Monitor = Field("auroc", description="Validation metric that selects the best epoch.")
+    patience: int | None = Field(None, ge=1, description="Stop after this many epochs without improvement of `monitor`.")
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="Cap on steps per epoch (quick experiments).")
+    on_nonfinite: Literal["stop", "skip"] = Field(
+        "stop", description="A non-finite loss stops the run (keeping the last good checkpoint) or skips the step."
+    )
+    loggers: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=list, description="Optional experiment trackers (install the matching extra)."
+    )
+
+
+class EvalConfig(CoreModel):
+    """How the test set is scored."""
+
+    positive_class: str | None = Field(
+        "malignant", description="Class whose sensitivity/specificity is reported first (if present)."
+    )
+    bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for confidence intervals (0 = none).")
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
+    calibration_bins: int = Field(15, ge=2, le=100, description="Bins of the expected calibration error.")

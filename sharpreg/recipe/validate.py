@@ -1,0 +1,255 @@
+"""Two-stage validation: the plugin ``name`` of each table against the registry, then the table
+against that plugin's ``Params``. Every problem is collected into one ``RecipeError``."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as md
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import BaseModel, ValidationError
+
+from ..errors import PluginError, RecipeError, RecipeIssue
+from ..registry import Provided, Registry
+from ..specs import PluginParams, PluginSpec
+from .core import EvalConfig, MetaConfig, TrainConfig
+from .loader import KeyPath, RawRecipe
+
+#: plugin tables: recipe table -> plugin kind
+PLUGIN_TABLES: dict[str, str] = {"data": "dataset", "model": "model", "optimizer": "optimizer", "sharpness": "rule"}
+CORE_TABLES: dict[str, type[BaseModel]] = {"meta": MetaConfig, "train": TrainConfig, "eval": EvalConfig}
+TOP_KEYS = ("schema_version", "requires", *CORE_TABLES, *PLUGIN_TABLES)
+REQUIRED_TABLES = ("data", "model", "optimizer")
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A plugin chosen by a recipe table, with its validated parameters."""
+
+    table: str
+    name: str
+    provided: Provided
+    params: PluginParams
+
+    @property
+    def spec(self) -> PluginSpec:
+        return self.provided.spec
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe: core tables as models, plugin tables as :class:`Selected`."""
+
+    raw: RawRecipe
+    meta: MetaConfig
+    data: Selected
+    model: Selected
+    optimizer: Selected
+    sharpness: Selected
+    train: TrainConfig
+    eval: EvalConfig
+    requires: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path | None:
+        return self.raw.files[0] if self.raw.files else None
+
+    @property
+    def name(self) -> str:
+        return self.meta.name or (self.path.stem if self.path else "recipe")
+
+    def selected(self) -> list[Selected]:
+        return [self.data, self.model, self.optimizer, self.sharpness]
+
+    def resolved(self) -> dict[str, Any]:
+        """The whole recipe with every default filled in (TOML-ready: no None values)."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        if self.requires:
+            out["requires"] = list(self.requires)
+        out["meta"] = self.meta.model_dump(mode="json") | {"name": self.name}
+        for sel in self.selected():
+            out[sel.table] = {"name": sel.name, **sel.params.model_dump(mode="json")}
+        out["train"] = self.train.model_dump(mode="json")
+        out["eval"] = self.eval.model_dump(mode="json")
+        return _drop_none(out)
+
+    def provenance(self) -> list[dict[str, Any]]:
+        return [sel.provided.provenance() | {"table": sel.table} for sel in self.selected()]
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def _pydantic_issues(raw: RawRecipe, prefix: KeyPath, exc: ValidationError, model: type[BaseModel]) -> list[RecipeIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(str(x) for x in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(model, err["loc"][:-1])
+            near = difflib.get_close_matches(str(err["loc"][-1]), known, n=2, cutoff=0.6)
+            msg = "unknown key" + (f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else "")
+            msg += f" Known keys: {', '.join(known)}." if known else ""
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        issues.append(raw.issue(loc, msg))
+    return issues
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of ``model`` or of the nested model at ``loc``."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+        if current is None:
+            return []
+    extra = ["name"] if issubclass(model, PluginParams) and not loc else []
+    return sorted(list(getattr(current, "model_fields", {})) + extra)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found:
+            return found
+    return None
+
+
+def _is_path_field(annotation: Any) -> bool:
+    if annotation is Path:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_path_field(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _resolve_paths(raw: RawRecipe, prefix: KeyPath, table: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """Relative paths in ``Path`` fields resolve against the folder of the file that set them."""
+    out = dict(table)
+    for key, f in model.model_fields.items():
+        value = out.get(key)
+        if isinstance(value, str) and value and _is_path_field(f.annotation):
+            p = Path(value).expanduser()
+            if not p.is_absolute():
+                origin = raw.origin(prefix + (key,))
+                base = origin.base_dir if origin else Path.cwd()
+                out[key] = str((base / p).resolve())
+        elif isinstance(value, dict):
+            sub = _model_in(f.annotation)
+            if sub is not None:
+                out[key] = _resolve_paths(raw, prefix + (key,), value, sub)
+    return out
+
+
+def check_requires(raw: RawRecipe) -> list[RecipeIssue]:
+    """Each PEP 508 string in ``requires`` must be installed in a matching version."""
+    reqs = raw.data.get("requires", [])
+    if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+        return [raw.issue(("requires",), 'must be a list of requirement strings, e.g. ["sharpreg>=0.1"]')]
+    issues = []
+    for text in reqs:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement as exc:
+            issues.append(raw.issue(("requires",), f"{text!r} is not a valid requirement: {exc}"))
+            continue
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        try:
+            have = md.version(req.name)
+        except md.PackageNotFoundError:
+            issues.append(raw.issue(("requires",), f"needs {text!r}, which is not installed; install it with: pip install '{text}'"))
+            continue
+        if req.specifier and not req.specifier.contains(have, prereleases=True):
+            issues.append(raw.issue(("requires",), f"needs {text!r} but {req.name} {have} is installed; pip install '{text}'"))
+    return issues
+
+
+def validate(raw: RawRecipe, registry: Registry, overrides: list[str] | None = None) -> Recipe:
+    """Validate ``raw`` against the core models and the registry's plugins; raise ``RecipeError``."""
+    data = raw.data
+    issues: list[RecipeIssue] = []
+    for key in data:
+        if key not in TOP_KEYS:
+            near = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            issues.append(raw.issue((key,), f"unknown top-level key or table{hint} Allowed: {', '.join(TOP_KEYS)}."))
+    version = data.get("schema_version")
+    if version is None:
+        issues.append(raw.issue(("schema_version",), "missing; put `schema_version = 1` at the top of the recipe"))
+    elif version != SCHEMA_VERSION or isinstance(version, bool):
+        issues.append(raw.issue(("schema_version",), f"unsupported schema_version {version!r}; this sharpreg reads schema_version = {SCHEMA_VERSION}"))
+    req_issues = check_requires(raw)
+    if req_issues:  # a missing distribution would only add noise below
+        raise RecipeError(issues + req_issues)
+
+    core: dict[str, Any] = {}
+    for table, model in CORE_TABLES.items():
+        value = data.get(table, {})
+        if not isinstance(value, dict):
+            issues.append(raw.issue((table,), f"must be a table ([{table}])"))
+            continue
+        try:
+            core[table] = model.model_validate(value)
+        except ValidationError as exc:
+            issues.extend(_pydantic_issues(raw, (table,), exc, model))
+
+    chosen: dict[str, Selected] = {}
+    for table, kind in PLUGIN_TABLES.items():
+        value = data.get(table)
+        if value is None:
+            if table in REQUIRED_TABLES:
+                names = ", ".join(registry.names(kind)) or "(none installed)"
+                issues.append(raw.issue((table,), f"missing table [{table}]; add it with name = one of: {names}"))
+                continue
+            value = {"name": "none"}
+        if not isinstance(value, dict):
+            issues.append(raw.issue((table,), f"must be a table ([{table}])"))
+            continue
+        name = value.get("name")
+        if not isinstance(name, str) or not name:
+            names = ", ".join(registry.names(kind)) or "(none installed)"
+            issues.append(raw.issue((table, "name"), f"missing; set name = one of: {names}"))
+            continue
+        try:
+            provided = registry.get(kind, name)
+        except PluginError as exc:
+            issues.append(raw.issue((table, "name"), str(exc)))
+            continue
+        params_model = provided.spec.params
+        body = _resolve_paths(raw, (table,), {k: v for k, v in value.items() if k != "name"}, params_model)
+        try:
+            params = params_model.model_validate(body)
+        except ValidationError as exc:
+            issues.extend(_pydantic_issues(raw, (table,), exc, params_model))
+            continue
+        chosen[table] = Selected(table, name, provided, params)
+
+    if issues:
+        raise RecipeError(sorted(issues, key=lambda i: (i.file.startswith("--set"), i.file, i.line or 0)))
+    return Recipe(
+        raw=raw,
+        meta=core["meta"],
+        train=core["train"],
+        eval=core["eval"],
+        requires=list(data.get("requires", [])),
+        overrides=list(overrides or []),
+        **chosen,
+    )

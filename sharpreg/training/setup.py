@@ -1,0 +1,68 @@
+"""Seeding, device choice and learning-rate schedules."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import torch
+
+from ..errors import SharpregError
+from ..recipe.core import TrainConfig
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; asking for a missing device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SharpregError("train.device = 'cuda' but no CUDA GPU is available; use 'auto' or 'cpu'")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SharpregError("train.device = 'mps' but MPS is not available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, deterministic: bool) -> dict[str, object]:
+    """Seed python, numpy, torch and MONAI; return the effective determinism flags."""
+    from monai.utils import set_determinism
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    set_determinism(seed=seed, use_deterministic_algorithms=None)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    else:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.deterministic = False
+    return {
+        "seed": seed,
+        "deterministic": deterministic,
+        "torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "torch_num_threads": torch.get_num_threads(),
+    }
+
+
+def lr_factor(train: TrainConfig, step: int, total_steps: int, steps_per_epoch: int, base_lr: float) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
+    warm = int(round(train.warmup_epochs * steps_per_epoch))
+    if warm and step < warm:
+        return (step + 1) / warm
+    if train.scheduler == "constant":
+        return 1.0
+    if train.scheduler == "step":
+        return train.step_gamma ** (step // max(1, train.step_epochs * steps_per_epoch))
+    span = max(1, total_steps - warm)
+    progress = min(1.0, (step - warm) / span)
+    floor = train.min_lr / base_lr if base_lr > 0 else 0.0
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
