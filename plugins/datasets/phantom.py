@@ -75,6 +75,8 @@ def render(kind: str, index: int, size: int, noise: float, seed: int) -> np.ndar
 
 class PhantomData(ImageDataModule):
     params: PhantomParams
+    probe_images = False  # generated images: no files to check, no duplicates
+    data_name = "phantom"
 
     def scan(self) -> tuple[list[Item], list[str]]:
         p = self.params

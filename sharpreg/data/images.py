@@ -1,10 +1,13 @@
-"""A base for image data sets: scan items, split them, serve cached MONAI pipelines."""
+"""A base for image data sets: scan items, probe and group duplicates, split, serve cached MONAI pipelines."""
 
 from __future__ import annotations
 
+import logging
+import os
 from abc import abstractmethod
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 from monai import transforms as mt
@@ -15,12 +18,46 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..specs import DataParams
 from . import transforms as tf
+from .duplicates import Probe, ProbeCache, duplicate_groups, probe_sources
+from .io import LoadImageFiled, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .splits import assign_splits, check_no_straddle
+from .summary import build_summary
+
+log = logging.getLogger(__name__)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 class ImageDataModule(DataModule):
-    """Subclasses implement :meth:`scan` (the items and class names) and :meth:`load_transforms`."""
+    """Subclasses implement :meth:`scan` (the items and class names); file-based ones inherit the
+    default :meth:`load_transforms` (decode a path), in-memory ones override it.
+
+    ``setup`` then probes every image (size, pixel hash, perceptual hash; cached on disk), groups
+    exact and near-duplicates, applies the ``cross_class_duplicates`` choice, splits by group and
+    records everything it did (``summary()``, ``split_record()``).
+    """
+
+    #: probe images (sizes, corruption, duplicates); off for generated data
+    probe_images: ClassVar[bool] = True
+    #: plugin name, for messages and the default root ``$SHARPREG_DATA/<data_name>``
+    data_name: ClassVar[str] = "data"
+    #: the folder layout expected under the root, shown when the root is missing or malformed
+    expected_layout: ClassVar[str] = ""
 
     def __init__(self, params: DataParams, context: DataContext) -> None:
         self.params = params
@@ -28,6 +65,13 @@ class ImageDataModule(DataModule):
         self.class_names: list[str] = []
         self.items: list[Item] = []
         self.assignment: dict[str, Split] = {}
+        self.group_of: dict[str, str] = {}
+        self.probes: dict[str, Probe] = {}
+        self.found: Counter[str] = Counter()
+        self.dropped: list[dict[str, Any]] = []
+        self.skipped: list[dict[str, Any]] = []
+        self.duplicate_records: list[dict[str, Any]] = []
+        self.notes: list[str] = []
         self._datasets: dict[tuple[Split, bool], Dataset] = {}
         self._ready = False
         self._train_chain: mt.Compose | None = None
@@ -37,44 +81,158 @@ class ImageDataModule(DataModule):
     def scan(self) -> tuple[list[Item], list[str]]:
         """All images (with labels as indices into the class names) and the class names."""
 
-    @abstractmethod
     def load_transforms(self) -> list[mt.Transform]:
-        """Decode ``item["image"]`` (path or array) into a C×H×W array or tensor."""
+        """Decode ``item["image"]`` (a path by default) into a C×H×W array."""
+        return [LoadImageFiled(["image"])]
+
+    def record_extras(self, item: Item) -> dict[str, Any]:
+        """Extra keys of an item's pipeline record (e.g. mask paths for a lesion crop)."""
+        return {}
 
     def split_seed(self) -> int:
         return self.params.split.seed if self.params.split.seed is not None else self.context.seed
+
+    # -- helpers for file-based subclasses -------------------------------------------------------
+    def root(self) -> Path:
+        """The data folder: ``data.root`` (relative to the recipe) or ``$SHARPREG_DATA/<name>``."""
+        given = getattr(self.params, "root", None)
+        layout = f"\nexpected layout:\n{self.expected_layout}" if self.expected_layout else ""
+        if given is not None:
+            path = Path(given).expanduser()
+            path = path if path.is_absolute() else self.context.base_dir / path
+            origin = "data.root"
+        else:
+            default = self.context.default_root(self.data_name)
+            if default is None:
+                raise DataError(f"{self.data_name}: no data folder: set data.root in the recipe or the "
+                                f"environment variable SHARPREG_DATA (the folder holding {self.data_name}/){layout}")
+            path, origin = default, f"$SHARPREG_DATA/{self.data_name}"
+        if not path.exists():
+            raise DataError(f"{self.data_name}: data folder {path} not found (looked at {origin}){layout}")
+        return path
 
     # -- the common work ------------------------------------------------------------------------
     def setup(self) -> None:
         if self._ready:
             return
-        self.items, self.class_names = self.scan()
-        if not self.items:
-            raise DataError(f"{type(self).__name__}: no images found")
-        method = self.params.split.method
-        if method == "predefined":
+        items, self.class_names = self.scan()
+        if not items:
+            raise DataError(f"{self.data_name}: no images found")
+        ids = Counter(it.id for it in items)
+        repeated = [k for k, v in ids.items() if v > 1]
+        if repeated:
+            raise DataError(f"{self.data_name}: image {repeated[0]!r} is listed {ids[repeated[0]]} times")
+        self.found = Counter(self.class_names[it.label] for it in items)
+        if self.probe_images:
+            items = self._probe(items)
+        items = self._group(items)
+        empty = [c for i, c in enumerate(self.class_names) if not any(it.label == i for it in items)]
+        if empty:
+            raise DataError(f"{self.data_name}: class {empty[0]!r} has no images left after dropping "
+                            f"duplicates / skipping bad images (found {self.found[empty[0]]})")
+        self.items = items
+        self.assignment = self._assign()
+        groups = [self.group_of[it.id] for it in self.items]
+        bad = check_no_straddle(groups, [self.assignment[it.id] for it in self.items])
+        if bad and not self._split_is_given():
+            raise DataError(f"internal error: groups straddle splits: {bad[:5]}")
+        for rec in self.duplicate_records:
+            rec["splits"] = sorted({self.assignment[i] for i in rec["images"] if i in self.assignment})
+        if bad:
+            self.notes.append(f"{len(bad)} duplicate/patient groups straddle the data set's own split "
+                              "(it cannot be changed); see duplicates.straddling")
+            log.warning("%s: %s", self.data_name, self.notes[-1])
+        self._ready = True
+
+    def _split_is_given(self) -> bool:
+        sp = self.params.split
+        return sp.method == "predefined" or (sp.method == "kfold" and all(it.fold is not None for it in self.items))
+
+    def _probe(self, items: list[Item]) -> list[Item]:
+        bad: dict[int, str] = {}
+
+        def on_error(i: int, err: Exception) -> None:
+            if getattr(self.params, "on_bad_image", "error") == "error":
+                raise DataError(f"{err} (set data.on_bad_image = \"skip\" to leave such images out, counted)")
+            bad[i] = str(err)
+
+        probes = probe_sources([it.source for it in items], ProbeCache(), on_error=on_error)
+        kept = []
+        for i, (it, pr) in enumerate(zip(items, probes)):
+            if pr is None:
+                self.skipped.append({"image": it.id, "class": self.class_names[it.label], "reason": bad[i]})
+            else:
+                self.probes[it.id] = pr
+                kept.append(it)
+        if self.skipped:
+            log.warning("%s: skipped %d unreadable images", self.data_name, len(self.skipped))
+        return kept
+
+    def _group(self, items: list[Item]) -> list[Item]:
+        """Merge patient groups and duplicate groups; drop cross-class duplicate groups if asked."""
+        uf = _UnionFind(len(items))
+        first: dict[str, int] = {}
+        for i, it in enumerate(items):
+            if it.group is not None:
+                uf.union(first.setdefault(it.group, i), i)
+        drop: set[int] = set()
+        if self.params.split.group_duplicates and self.probe_images:
+            distance = int(getattr(self.params, "near_duplicate_distance", 6))
+            policy = getattr(self.params, "cross_class_duplicates", "keep")
+            groups = duplicate_groups([self.probes[it.id] for it in items], None if distance < 0 else distance)
+            for g in groups:
+                labels = sorted({items[i].label for i in g.members})
+                cross = len(labels) > 1
+                names = [items[i].id for i in g.members]
+                if cross and policy == "error":
+                    raise DataError(f"{self.data_name}: the same image is filed under different classes: "
+                                    f"{', '.join(names)} (data.cross_class_duplicates = \"drop\" or \"keep\")")
+                action = "dropped" if cross and policy == "drop" else "grouped"
+                self.duplicate_records.append({
+                    "kind": "exact" if g.exact else "near",
+                    "images": names,
+                    "classes": [self.class_names[items[i].label] for i in g.members],
+                    "cross_class": cross,
+                    "action": action,
+                })
+                if action == "dropped":
+                    drop.update(g.members)
+                    self.dropped.extend({"image": items[i].id, "class": self.class_names[items[i].label],
+                                         "reason": "cross-class duplicate"} for i in g.members)
+                for i in g.members[1:]:
+                    uf.union(g.members[0], i)
+            if self.dropped:
+                log.warning("%s: dropped %d images in %d cross-class duplicate groups", self.data_name,
+                            len(self.dropped), sum(r["action"] == "dropped" for r in self.duplicate_records))
+        self.group_of = {it.id: f"g{uf.find(i)}" for i, it in enumerate(items)}
+        return [it for i, it in enumerate(items) if i not in drop]
+
+    def _assign(self) -> dict[str, Split]:
+        sp = self.params.split
+        if sp.method == "all":
+            return {it.id: "test" for it in self.items}
+        if sp.method == "predefined":
             missing = [it.id for it in self.items if it.split is None]
             if missing:
-                raise DataError(f"split.method = 'predefined' but {len(missing)} images have no split (e.g. {missing[0]})")
-            self.assignment = {it.id: it.split for it in self.items}  # type: ignore[misc]
-        elif method == "kfold" and all(it.fold is not None for it in self.items):
-            self.assignment = self._assign_predefined_folds()
-        else:
-            groups = [it.group or it.id for it in self.items]
-            splits = assign_splits([it.label for it in self.items], groups, self.params.split, self.split_seed())
-            self.assignment = {it.id: s for it, s in zip(self.items, splits)}  # type: ignore[misc]
-        bad = check_no_straddle([it.group or it.id for it in self.items], [self.assignment[it.id] for it in self.items])
-        if bad:
-            raise DataError(f"internal error: groups straddle splits: {bad[:5]}")
-        self._ready = True
+                raise DataError(f"data.split.method = 'predefined' but {len(missing)} images have no "
+                                f"predefined split (e.g. {missing[0]})")
+            return {it.id: it.split for it in self.items}  # type: ignore[misc]
+        if sp.method == "kfold" and self.items and all(it.fold is not None for it in self.items):
+            return self._assign_predefined_folds()
+        groups = [self.group_of[it.id] for it in self.items]
+        splits = assign_splits([it.label for it in self.items], groups, sp, self.split_seed())
+        return {it.id: s for it, s in zip(self.items, splits)}  # type: ignore[misc]
 
     def _assign_predefined_folds(self) -> dict[str, Split]:
         sp = self.params.split
+        folds = sorted({int(it.fold) for it in self.items})  # type: ignore[arg-type]
+        if sp.fold not in folds:
+            raise DataError(f"data.split.fold = {sp.fold} but the data set's folds are {folds}")
         rest = [it for it in self.items if it.fold != sp.fold]
         out: dict[str, Split] = {it.id: "test" for it in self.items if it.fold == sp.fold}
         if sp.val > 0 and rest:
-            groups = [it.group or it.id for it in rest]
-            sub = sp.model_copy(update={"method": "stratified", "test": 0.0, "val": sp.val})
+            groups = [self.group_of[it.id] for it in rest]
+            sub = sp.model_copy(update={"method": "stratified", "test": 0.0})
             for it, s in zip(rest, assign_splits([it.label for it in rest], groups, sub, self.split_seed())):
                 out[it.id] = s  # type: ignore[assignment]
         else:
@@ -89,23 +247,31 @@ class ImageDataModule(DataModule):
         return np.array([it.label for it in self.items_of(split)], dtype=np.int64)
 
     def _records(self, split: Split) -> list[dict[str, Any]]:
-        return [{"image": it.source, "label": it.label, "id": it.id} for it in self.items_of(split)]
+        return [{"image": it.source, "label": it.label, "id": it.id, **self.record_extras(it)}
+                for it in self.items_of(split)]
 
     def dataset(self, split: Split, *, train_transforms: bool | None = None) -> Dataset:
         augment = (split == "train") if train_transforms is None else train_transforms
         key = (split, augment)
         if key not in self._datasets:
-            pre = mt.Compose(self.load_transforms() + tf.preprocess(self.image_size, self.in_chans))
+            pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans)
             aug = tf.augmentation(self.params.augment) if augment else []
-            chain = mt.Compose([*pre.transforms, *aug])
+            chain = mt.Compose([*pre, *aug])
             if augment:
                 chain.set_random_state(seed=self.context.seed)
                 self._train_chain = chain
             records = self._records(split)
-            if self.params.cache == "memory":
-                ds: Dataset = CacheDataset(records, transform=chain, cache_rate=1.0, num_workers=0, progress=False, copy_cache=True)
-            else:
-                ds = MonaiDataset(records, transform=chain)
+            try:
+                if self.params.cache == "memory":
+                    ds: Dataset = CacheDataset(records, transform=chain, cache_rate=1.0, progress=False,
+                                               num_workers=min(4, os.cpu_count() or 1), copy_cache=True)
+                else:
+                    ds = MonaiDataset(records, transform=chain)
+            except Exception as err:
+                found = find_data_error(err)
+                if found is not None:
+                    raise found from None
+                raise
             self._datasets[key] = ds
         return self._datasets[key]
 
@@ -114,13 +280,20 @@ class ImageDataModule(DataModule):
         if self._train_chain is not None:
             self._train_chain.set_random_state(seed=(self.context.seed * 100_003 + epoch) % (2**32))
 
+    def summary(self, *, images: bool = False) -> dict[str, Any]:
+        """Counts per class and split, image sizes, duplicate groups and where they went; with
+        ``images`` every image's name under its split."""
+        self.setup()
+        return build_summary(self, images=images)
+
     def split_record(self) -> dict[str, Any]:
         self.setup()
-        counts = {s: dict(Counter(self.class_names[it.label] for it in self.items_of(s))) for s in SPLITS}
-        return {
-            "classes": self.class_names,
-            "method": self.params.split.method,
-            "seed": self.split_seed(),
-            "counts": counts,
-            "splits": {s: [it.id for it in self.items_of(s)] for s in SPLITS},
-        }
+        rec = build_summary(self, images=True)
+        rec["method"] = self.params.split.method
+        rec["seed"] = self.split_seed()
+        rec["splits"] = rec.pop("images")
+        rec["groups"] = {it.id: self.group_of[it.id] for it in self.items if it.group is not None}
+        return rec
+
+
+__all__ = ["SPLITS", "ImageDataModule"]

@@ -33,6 +33,8 @@ def assign_splits(labels: Sequence[int], groups: Sequence[str], params: SplitPar
     out = np.array(["train"] * n, dtype=object)
     if n == 0:
         return []
+    if params.method == "all":
+        return ["test"] * n
     if params.method == "kfold":
         if params.fold >= params.folds:
             raise DataError(f"data.split.fold = {params.fold} but folds = {params.folds}: fold must be 0..{params.folds - 1}")

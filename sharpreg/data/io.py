@@ -1,0 +1,159 @@
+"""Reading image and mask files into arrays, with errors that name the file."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from monai.transforms import MapTransform
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+DICOM_SUFFIXES = (".dcm", ".dicom")
+IMAGE_SUFFIXES = RASTER_SUFFIXES + DICOM_SUFFIXES
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode one file to an H×W (grey) or H×W×C array, raising ``DataError`` that names the path."""
+    path = Path(path)
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return _read_dicom(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return _pil_to_array(im)
+    except FileNotFoundError:
+        raise DataError(f"image file {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
+
+
+def image_size_of(path: str | Path) -> tuple[int, int]:
+    """(width, height) from the file header only (cheap), raising ``DataError`` that names the path."""
+    path = Path(path)
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        a = _read_dicom(path)
+        return int(a.shape[1]), int(a.shape[0])
+    try:
+        with Image.open(path) as im:
+            return int(im.size[0]), int(im.size[1])
+    except FileNotFoundError:
+        raise DataError(f"image file {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
+
+
+def _pil_to_array(im: Image.Image) -> np.ndarray:
+    if im.mode in ("1", "P", "LA", "PA", "CMYK", "YCbCr", "HSV", "LAB"):
+        im = im.convert("RGBA" if "A" in im.mode else ("L" if im.mode == "1" else "RGB"))
+    a = np.asarray(im)
+    if a.ndim == 3 and a.shape[2] == 4:  # drop alpha
+        a = a[..., :3]
+    if a.ndim == 3 and a.shape[2] == 2:
+        a = a[..., 0]
+    return np.ascontiguousarray(a)
+
+
+def _read_dicom(path: Path) -> np.ndarray:
+    try:
+        import pydicom
+    except ImportError:
+        raise DataError(
+            f"{path} is a DICOM file: install the optional reader with `pip install sharpreg[dicom]`"
+        ) from None
+    try:
+        ds = pydicom.dcmread(str(path))
+        a = ds.pixel_array.astype(np.float32)
+    except FileNotFoundError:
+        raise DataError(f"image file {path} does not exist") from None
+    except Exception as err:  # pydicom raises many kinds of errors for a bad file
+        raise DataError(f"cannot read DICOM image {path}: {err}") from None
+    slope = float(getattr(ds, "RescaleSlope", 1) or 1)
+    intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+    a = a * slope + intercept
+    if a.ndim == 3 and a.shape[-1] not in (3, 4):  # multi-frame: first frame
+        a = a[0]
+    if str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1":
+        a = a.max() - a
+    return a
+
+
+def read_mask(paths: Sequence[str | Path]) -> np.ndarray:
+    """Union of one image's lesion masks as an H×W bool array (several masks are merged)."""
+    merged: np.ndarray | None = None
+    for p in paths:
+        m = read_image(p)
+        m = m.max(axis=2) if m.ndim == 3 else m
+        m = m > 0
+        if merged is not None and m.shape != merged.shape:
+            raise DataError(f"mask {p} is {m.shape[1]}x{m.shape[0]} px but the image's other mask is "
+                            f"{merged.shape[1]}x{merged.shape[0]} px")
+        merged = m if merged is None else (merged | m)
+    if merged is None:
+        raise DataError("no mask files given")
+    return merged
+
+
+def lesion_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
+    """Square box (y0, y1, x0, x1) centred on the mask's bounding box, grown by ``margin`` of its
+    longer side on each side and clipped to the image; ``None`` when the mask is empty."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    h, w = mask.shape
+    cy, cx = (ys.min() + ys.max() + 1) / 2, (xs.min() + xs.max() + 1) / 2
+    side = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) * (1 + 2 * margin)
+    side = min(side, h, w)
+    y0 = int(round(min(max(cy - side / 2, 0), h - side)))
+    x0 = int(round(min(max(cx - side / 2, 0), w - side)))
+    s = int(round(side))
+    return y0, min(h, y0 + s), x0, min(w, x0 + s)
+
+
+def to_channels_first(a: np.ndarray) -> np.ndarray:
+    """H×W → 1×H×W and H×W×C → C×H×W, as float32."""
+    a = a.astype(np.float32, copy=False)
+    return a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
+
+
+class LoadImageFiled(MapTransform):
+    """Decode ``d["image"]`` (a path) to C×H×W float32; with ``d["masks"]`` (paths) and
+    ``crop_margin`` set, crop a square around the merged lesion mask first. Drops ``masks``."""
+
+    def __init__(self, keys: Sequence[Hashable] = ("image",), crop_margin: float | None = None) -> None:
+        super().__init__(keys)
+        self.crop_margin = crop_margin
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        masks = d.pop("masks", None)
+        for key in self.key_iterator(d):
+            path = d[key]
+            a = read_image(path)
+            if self.crop_margin is not None and masks:
+                m = read_mask(masks)
+                if m.shape != a.shape[:2]:
+                    raise DataError(f"mask of {path} is {m.shape[1]}x{m.shape[0]} px but the image is "
+                                    f"{a.shape[1]}x{a.shape[0]} px")
+                box = lesion_box(m, self.crop_margin)
+                if box is not None:
+                    y0, y1, x0, x1 = box
+                    a = a[y0:y1, x0:x1]
+            d[key] = to_channels_first(a)
+        return d
+
+
+def find_data_error(err: BaseException) -> DataError | None:
+    """The ``DataError`` behind a (MONAI-wrapped) exception, if any."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, DataError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None

@@ -1,0 +1,107 @@
+"""The data summary: what was found, what was used, how it was split, which duplicates went where."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .module import SPLITS
+
+if TYPE_CHECKING:
+    from .images import ImageDataModule
+
+
+def _stats(values: list[int]) -> dict[str, float] | None:
+    if not values:
+        return None
+    a = np.asarray(values)
+    return {"min": int(a.min()), "median": float(np.median(a)), "max": int(a.max())}
+
+
+def build_summary(dm: ImageDataModule, *, images: bool = False) -> dict[str, Any]:
+    """A JSON-serializable summary of a set-up data module."""
+    names = dm.class_names
+    counts = {s: {c: 0 for c in names} for s in SPLITS}
+    for it in dm.items:
+        counts[dm.assignment[it.id]][names[it.label]] += 1
+    probes = [dm.probes[it.id] for it in dm.items if it.id in dm.probes]
+    dups = dm.duplicate_records
+    placement: Counter[str] = Counter()
+    for rec in dups:
+        if rec["action"] != "dropped":
+            placement["+".join(rec.get("splits", [])) or "?"] += 1
+    straddling = [rec for rec in dups if len(rec.get("splits", [])) > 1]
+    out: dict[str, Any] = {
+        "dataset": dm.data_name,
+        "classes": list(names),
+        "found": {c: int(dm.found.get(c, 0)) for c in names},
+        "used": {c: sum(counts[s][c] for s in SPLITS) for c in names},
+        "counts": counts,
+        "totals": {s: sum(counts[s].values()) for s in SPLITS},
+        "split": {"method": dm.params.split.method, "seed": dm.split_seed(),
+                  "group_duplicates": dm.params.split.group_duplicates},
+        "image_size": dm.image_size,
+        "channels": dm.in_chans,
+        "source_sizes": {"width": _stats([p.width for p in probes]), "height": _stats([p.height for p in probes])},
+        "duplicates": {
+            "checked": bool(dm.params.split.group_duplicates and dm.probe_images),
+            "near_duplicate_distance": getattr(dm.params, "near_duplicate_distance", None),
+            "groups": len(dups),
+            "exact_groups": sum(r["kind"] == "exact" for r in dups),
+            "near_groups": sum(r["kind"] == "near" for r in dups),
+            "images_in_groups": sum(len(r["images"]) for r in dups),
+            "cross_class_groups": [r for r in dups if r["cross_class"]],
+            "cross_class_policy": getattr(dm.params, "cross_class_duplicates", None),
+            "placement": dict(sorted(placement.items())),
+            "straddling": straddling,
+            "list": dups,
+        },
+        "dropped": dm.dropped,
+        "skipped": dm.skipped,
+        "notes": dm.notes,
+    }
+    if images:
+        out["images"] = {s: [it.id for it in dm.items if dm.assignment[it.id] == s] for s in SPLITS}
+    return out
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The summary as plain text (a table of counts, then sizes and duplicates)."""
+    names = s["classes"]
+    width = max([len(c) for c in names] + [7])
+    lines = [f"data set: {s['dataset']}   split: {s['split']['method']} (seed {s['split']['seed']})   "
+             f"image size {s['image_size']} px, {s['channels']} channel(s)"]
+    head = f"{'class':<{width}}  {'found':>6}  {'used':>6}  " + "  ".join(f"{sp:>6}" for sp in SPLITS)
+    lines += ["", head, "-" * len(head)]
+    for c in names:
+        lines.append(f"{c:<{width}}  {s['found'][c]:>6}  {s['used'][c]:>6}  "
+                     + "  ".join(f"{s['counts'][sp][c]:>6}" for sp in SPLITS))
+    lines.append(f"{'total':<{width}}  {sum(s['found'].values()):>6}  {sum(s['used'].values()):>6}  "
+                 + "  ".join(f"{s['totals'][sp]:>6}" for sp in SPLITS))
+    w, h = s["source_sizes"]["width"], s["source_sizes"]["height"]
+    if w and h:
+        lines.append(f"\nsource images: width {w['min']}-{w['max']} px (median {w['median']:g}), "
+                     f"height {h['min']}-{h['max']} px (median {h['median']:g})")
+    d = s["duplicates"]
+    if d["checked"]:
+        lines.append(f"duplicates (exact + perceptual hash within {d['near_duplicate_distance']} bits): "
+                     f"{d['groups']} groups ({d['exact_groups']} exact, {d['near_groups']} near), "
+                     f"{d['images_in_groups']} images")
+        if d["placement"]:
+            lines.append("  groups kept whole, by split: "
+                         + ", ".join(f"{k} {v}" for k, v in d["placement"].items()))
+        lines.append(f"  groups straddling splits: {len(d['straddling'])}")
+        cross = d["cross_class_groups"]
+        lines.append(f"  cross-class groups: {len(cross)} (data.cross_class_duplicates = "
+                     f"\"{d['cross_class_policy']}\")")
+        for r in cross:
+            lines.append(f"    {r['action']}: " + ", ".join(r["images"]))
+    else:
+        lines.append("duplicates: not checked")
+    if s["skipped"]:
+        lines.append(f"skipped unreadable images: {len(s['skipped'])}")
+        lines += [f"  {r['image']}: {r['reason']}" for r in s["skipped"]]
+    lines += [f"note: {n}" for n in s["notes"]]
+    return "\n".join(lines)
