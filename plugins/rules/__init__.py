@@ -4,11 +4,46 @@ from __future__ import annotations
 
 from sharpreg import RuleSpec, hookimpl
 
-from .none import NoneRule, NoneParams
+from .asam import ASAM, ASAMParams
+from .crsam import CRSAM, CRSAMParams
+from .gsam import GSAM, GSAMParams
+from .none import NoneParams, NoneRule
+from .sam import SAM, SAMParams
+from .wsam import WSAM, WSAMParams
 
 
 @hookimpl
 def sharpreg_sharpness_rules() -> list[RuleSpec]:
     return [
         RuleSpec("none", NoneParams, NoneRule, "The plain base optimizer through the same engine (one pass)."),
+        RuleSpec(
+            "sam", SAMParams, SAM, "Sharpness-aware minimization: the base step uses the gradient at w + rho g/‖g‖.",
+            citation="Foret, Kleiner, Mobahi, Neyshabur. Sharpness-Aware Minimization for Efficiently "
+            "Improving Generalization. ICLR 2021. arXiv:2010.01412",
+            capabilities=frozenset({"two_pass"}),
+        ),
+        RuleSpec(
+            "asam", ASAMParams, ASAM, "Adaptive SAM: the perturbation is scaled element-wise by |w| + eta.",
+            citation="Kwon, Kim, Park, Choi. ASAM: Adaptive Sharpness-Aware Minimization for "
+            "Scale-Invariant Learning of Deep Neural Networks. ICML 2021. arXiv:2102.11600",
+            capabilities=frozenset({"two_pass"}),
+        ),
+        RuleSpec(
+            "gsam", GSAMParams, GSAM, "Surrogate-gap SAM: g_p minus alpha times the part of g orthogonal to g_p.",
+            citation="Zhuang, Gong, Yuan, Cui, Adam, Dvornek, Tatikonda, Duncan, Liu. Surrogate Gap "
+            "Guided Sharpness-Aware Minimization. ICLR 2022. arXiv:2203.08065",
+            capabilities=frozenset({"two_pass"}),
+        ),
+        RuleSpec(
+            "wsam", WSAMParams, WSAM, "Weighted SAM: sharpness as a regularization term weighted by gamma/(1-gamma).",
+            citation="Yue, Jiang, Ye, Gao, Liu, Zhang. Sharpness-Aware Minimization Revisited: Weighted "
+            "Sharpness as a Regularization Term. KDD 2023. arXiv:2305.15817",
+            capabilities=frozenset({"two_pass"}),
+        ),
+        RuleSpec(
+            "crsam", CRSAMParams, CRSAM, "Curvature-regularized SAM: three passes at w, w+e, w-e.",
+            citation="Wu, Luo, Wunsch. CR-SAM: Curvature Regularized Sharpness-Aware Minimization. "
+            "AAAI 2024. arXiv:2312.13555",
+            capabilities=frozenset({"three_pass"}),
+        ),
     ]

@@ -4,6 +4,11 @@ A rule is tensor math only. The engine runs the forward/backward passes; between
 rule to write a perturbation (``ascent``) and, after the last pass, to combine the per-pass gradients
 into the final gradient (``combine``). The engine restores the weights by copy, handles AMP, BatchNorm,
 RNG replay, clipping, accumulation and DDP.
+
+Buffers. ``ctx.grads[k]`` holds the gradient of pass ``k`` (the engine's gradient tensors, not
+copies). A rule that no longer needs a pass's gradient sets ``ctx.grads[k] = None`` inside ``ascent``;
+the engine then zeroes those tensors and lets the next backward accumulate into them, so e.g. SAM holds
+a single weight-sized buffer (the backup of w) beyond the gradients of the current pass.
 """
 
 from __future__ import annotations
@@ -13,32 +18,65 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from . import ops
+
 
 @dataclass
 class StepContext:
     """Everything a rule may read or write during one step.
 
     ``params``: the trainable parameters (fixed order). ``grads[k]``: the gradient of pass ``k``
-    (``grads[0]`` is the clean gradient g at w), one tensor per parameter, unscaled and, under
-    DDP, already reduced as the engine's ``perturbation`` mode asks. ``backup``: the weights w
-    before any perturbation (the engine restores from it). ``rho``: the radius for this step (after
-    the schedule). ``lr``: the base optimizer's current learning rate (first group). ``state``:
-    the rule's own persistent tensors (e.g. a momentum), saved in checkpoints by the rule.
-    ``diagnostics``: rule-specific scalars to log (floats).
+    (``grads[0]`` is the clean gradient g at w), one tensor per parameter, unscaled (fp16) and, under
+    DDP with ``perturbation = "global"``, the first pass already averaged over replicas; ``None`` once
+    the rule released it. ``backup``: the weights w before any perturbation (the engine restores from
+    it after the last pass). ``rho``: the radius for this step (after the schedule). ``lr``: the base
+    optimizer's current learning rate per parameter. ``weight_decay``: the base optimizer's weight
+    decay per parameter. ``diagnostics``: rule-specific scalars to log.
     """
 
     params: list[torch.Tensor]
     backup: list[torch.Tensor]
-    grads: list[list[torch.Tensor]]
+    grads: list[list[torch.Tensor] | None]
     rho: float
-    lr: float
+    lr: list[float]
     step: int
     optimizer: torch.optim.Optimizer
     eps: float = 1e-12
+    n_passes: int = 1
+    reduced_first: bool = False
     weight_decay: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
+    perturb_weight_decay: bool = False
+    losses: list[torch.Tensor] = field(default_factory=list)
     diagnostics: dict[str, float] = field(default_factory=dict)
-    perturbation_norm: float = 0.0
+    perturbation_norm: torch.Tensor | float | None = None
+    grad_norm: torch.Tensor | None = None
+    cos_g_gp: torch.Tensor | float | None = None
+
+    # -- helpers for rules ---------------------------------------------------------------------
+    def clean_grad_norm(self) -> torch.Tensor:
+        """‖g‖ over all parameters (cached; 0-dim fp32 tensor)."""
+        if self.grad_norm is None:
+            if self.grads[0] is None:
+                raise RuntimeError("the clean gradient was released before its norm was taken")
+            self.grad_norm = ops.global_norm(self.grads[0])
+        return self.grad_norm
+
+    def ascent_grads(self) -> list[torch.Tensor]:
+        """The gradient that defines the perturbation: g, plus ``wd * w`` with
+        ``perturb_weight_decay`` (a temporary list in that case)."""
+        g = self.grads[0]
+        if g is None:
+            raise RuntimeError("the clean gradient was released")
+        if not self.perturb_weight_decay or not any(self.weight_decay):
+            return g
+        return [gi + wd * w if wd else gi for gi, w, wd in zip(g, self.backup, self.weight_decay)]
+
+    def lr_groups(self) -> list[tuple[float, list[int]]]:
+        """Parameter indices grouped by learning rate (for foreach ops with a Python scalar)."""
+        out: dict[float, list[int]] = {}
+        for i, lr in enumerate(self.lr):
+            out.setdefault(lr, []).append(i)
+        return list(out.items())
 
 
 @runtime_checkable
@@ -50,11 +88,13 @@ class SharpnessRule(Protocol):
         ...
 
     def ascent(self, ctx: StepContext, k: int) -> None:
-        """Before pass ``k`` (k >= 1): write the perturbed weights into ``ctx.params`` in place."""
+        """Before pass ``k`` (k >= 1): write the perturbed weights into ``ctx.params`` in place
+        (``ctx.backup`` holds w), set ``ctx.perturbation_norm``, release unneeded ``ctx.grads``."""
         ...
 
     def combine(self, ctx: StepContext) -> list[torch.Tensor]:
-        """After the last pass: return the final gradient (one tensor per parameter)."""
+        """After the last pass (weights restored): return the final gradient, one tensor per
+        parameter (may reuse the ``ctx.grads`` tensors)."""
         ...
 
     def post_step(self, ctx: StepContext) -> None:
@@ -68,3 +108,47 @@ class SharpnessRule(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
         ...
+
+
+class BaseRule:
+    """Convenient defaults for rule authors: a fixed number of passes, no post-step, no state.
+
+    Subclasses set ``n_passes`` and implement ``ascent`` and ``combine``.
+    """
+
+    n_passes: int = 2
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def passes(self, step: int) -> int:
+        return self.n_passes
+
+    def ascent(self, ctx: StepContext, k: int) -> None:
+        raise NotImplementedError
+
+    def combine(self, ctx: StepContext) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def post_step(self, ctx: StepContext) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+def sam_ascent(ctx: StepContext, sign: float = 1.0) -> torch.Tensor:
+    """Write ``w + sign * rho * g / (‖g‖ + eps)`` into the parameters; returns the scale used.
+
+    ``g`` is :meth:`StepContext.ascent_grads` (the clean gradient, plus weight decay when asked).
+    Sets ``ctx.perturbation_norm``; the clean gradient's norm is cached for the diagnostics.
+    """
+    g = ctx.ascent_grads()
+    norm = ctx.clean_grad_norm() if g is ctx.grads[0] else ops.global_norm(g)
+    ctx.clean_grad_norm()
+    scale = ctx.rho / (norm + ctx.eps)
+    ctx.perturbation_norm = ops.write_perturbation(ctx.params, ctx.backup, g, scale * sign)
+    return scale

@@ -1,7 +1,15 @@
-"""The multi-pass sharpness step (first slice: plain passes; see issue 3 for the full engine)."""
+"""The multi-pass sharpness step (DESIGN section 5).
+
+``SharpnessStep.step(micro_batches, loss_fn)`` runs ``rule.passes(step)`` forward/backward passes over
+the micro-batches, asks the rule for the perturbation before each later pass and for the final gradient
+after the last, restores the weights by copy, then clips, steps the base optimizer and calls the rule's
+post-step. The same machinery is exposed in phases (``begin``/``before_pass``/``after_pass``/``finish``)
+for :func:`sharpreg.perturbed` and the ``Optimizer.step(closure)`` adapter.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,9 +17,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import SharpregError
+from ..specs import EngineParams
+from . import ddp, ops
+from .amp import PRECISIONS, LossScaler, autocast
+from .bn import BufferSnapshot, running_stat_buffers
+from .rng import RngReplay
 from .rule import SharpnessRule, StepContext
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+STATE_FORMAT = 1
 
 
 @dataclass
@@ -28,83 +43,308 @@ class StepOutput:
 
 
 class SharpnessStep:
-    """Runs one step of ``rule`` around ``optimizer`` for ``model``."""
+    """Runs one step of ``rule`` around ``optimizer`` for ``model``.
+
+    ``params``: the rule's parameters (an ``EngineParams``; defaults to ``rule.params`` when the rule
+    has one). ``precision``: ``"fp32"``, ``"bf16"`` (autocast) or ``"fp16"`` (autocast + dynamic loss
+    scaling). ``clip_grad_norm``: clip the final gradient to this global norm. ``lr_range``:
+    ``(lr_min, lr_max)`` of the schedule, for ``rho_schedule = "lr"`` (default: ``(0, initial lr)``).
+    ``device_type``: ``"cpu"`` or ``"cuda"`` (default: the device of the first parameter).
+    """
 
     def __init__(
         self,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         rule: SharpnessRule,
-        params: Any,
+        params: EngineParams | None = None,
         *,
         precision: str = "fp32",
         clip_grad_norm: float | None = None,
         lr_range: tuple[float, float] | None = None,
+        device_type: str | None = None,
     ) -> None:
+        if precision not in PRECISIONS:
+            raise SharpregError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise SharpregError(f"clip_grad_norm must be positive, not {clip_grad_norm!r}")
         self.model = model
         self.optimizer = optimizer
         self.rule = rule
-        self.params_cfg = params
+        cfg = params if params is not None else getattr(rule, "params", None)
+        self.params_cfg: EngineParams = cfg if cfg is not None else EngineParams()
         self.precision = precision
         self.clip_grad_norm = clip_grad_norm
-        self.lr_range = lr_range
         self.params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+        if not self.params:
+            raise SharpregError("the optimizer has no trainable parameters")
+        self.device_type = device_type or self.params[0].device.type
+        initial_lr = float(optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"]))
+        self.lr_range = lr_range if lr_range is not None else (0.0, initial_lr)
         self.step_count = 0
         self.skipped_steps = 0
+        self.peak_extra_bytes = 0
+        self._param_bytes = ops.tensor_bytes(self.params)
+        self._backup: list[torch.Tensor] | None = None
+        self._bn = BufferSnapshot(running_stat_buffers(model)) if self.params_cfg.bn_stats != "both" else None
+        self._rng = RngReplay(self.device_type)
+        self.scaler = LossScaler(self.params[0].device) if precision == "fp16" else None
 
+    # -- the whole step ----------------------------------------------------------------------------
     def step(self, micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_fn: LossFn) -> StepOutput:
-        n_passes = self.rule.passes(self.step_count)
+        """One optimizer step over ``micro_batches`` (their sizes weight the mean loss)."""
+        if not micro_batches:
+            raise SharpregError("a step needs at least one micro-batch")
+        total = sum(len(y) for _, y in micro_batches)
+        ctx = self.begin()
+        logits: list[torch.Tensor] = []
+        try:
+            for k in range(ctx.n_passes):
+                if not self.before_pass(ctx, k):
+                    break
+                loss_sum = torch.zeros((), device=self.params[0].device)
+                with ddp.no_sync(self.model):
+                    for x, y in micro_batches:
+                        with self.autocast():
+                            out = self.model(x)
+                            loss = loss_fn(out, y)
+                        self.backward(loss * (len(y) / total))
+                        loss_sum = loss_sum + loss.detach().float() * (len(y) / total)
+                        if k == 0:
+                            logits.append(out.detach())
+                self.after_pass(ctx, k, loss_sum)
+        except BaseException:
+            self.abort(ctx)
+            raise
+        out = self.finish(ctx)
+        out.logits = torch.cat(logits) if logits else None
+        return out
+
+    # -- phases ---------------------------------------------------------------------------------
+    def autocast(self) -> Any:
+        """The autocast context of this engine's precision (use it around forward + loss)."""
+        return autocast(self.precision, self.device_type)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backward of a loss (scaled under fp16)."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def current_rho(self) -> float:
+        """rho for this step: constant, or between rho_min and rho following the lr (GSAM)."""
+        cfg = self.params_cfg
+        rho = float(getattr(cfg, "rho", 0.0))
+        if getattr(cfg, "rho_schedule", "constant") != "lr":
+            return rho
+        rho_min = float(getattr(cfg, "rho_min", 0.0))
+        lr_min, lr_max = self.lr_range
+        if lr_max <= lr_min:
+            return rho
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        return max(0.0, rho_min + (rho - rho_min) * (lr - lr_min) / (lr_max - lr_min))
+
+    def begin(self) -> StepContext:
+        """Start a step: a fresh context."""
+        lrs: list[float] = []
+        wds: list[float] = []
+        for g in self.optimizer.param_groups:
+            for p in g["params"]:
+                if p.requires_grad:
+                    lrs.append(float(g["lr"]))
+                    wds.append(float(g.get("weight_decay", 0.0)))
         ctx = StepContext(
             params=self.params,
-            backup=[p.detach().clone() for p in self.params] if n_passes > 1 else [],
+            backup=[],
             grads=[],
-            rho=float(getattr(self.params_cfg, "rho", 0.0)),
-            lr=float(self.optimizer.param_groups[0]["lr"]),
+            rho=self.current_rho(),
+            lr=lrs,
             step=self.step_count,
             optimizer=self.optimizer,
+            eps=float(getattr(self.params_cfg, "eps", 1e-12)),
+            weight_decay=wds,
+            perturb_weight_decay=bool(getattr(self.params_cfg, "perturb_weight_decay", False)),
         )
-        total = sum(len(t) for _, t in micro_batches)
-        clean_loss, logits = 0.0, []
-        for k in range(n_passes):
-            if k > 0:
-                with torch.no_grad():
-                    self.rule.ascent(ctx, k)
+        n = int(self.rule.passes(self.step_count))
+        if n < 1:
+            raise SharpregError(f"rule {type(self.rule).__name__}.passes() returned {n}; it must be >= 1")
+        ctx.n_passes = n
+        if self.scaler is not None:
+            self.scaler.begin_step()
+        return ctx
+
+    def before_pass(self, ctx: StepContext, k: int) -> bool:
+        """Prepare pass ``k``. Returns False when the step is already lost (fp16 overflow)."""
+        cfg = self.params_cfg
+        if k == 0:
             for p in self.params:
                 p.grad = None
-            for x, y in micro_batches:
-                out = self.model(x)
-                loss = loss_fn(out, y)
-                (loss * (len(y) / total)).backward()
-                if k == 0:
-                    clean_loss += float(loss.detach()) * len(y) / total
-                    logits.append(out.detach())
-                else:
-                    pass
-            ctx.grads.append([p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params])
+            if cfg.same_noise and ctx.n_passes > 1:
+                self._rng.begin()
+            if self._bn is not None and cfg.bn_stats == "perturbed":
+                self._bn.save()
+            return True
+        if self.scaler is not None and self.scaler.overflowed():
+            return False
         with torch.no_grad():
-            if n_passes > 1:
+            if k == 1:
+                if self._bn is not None:
+                    if cfg.bn_stats == "clean":
+                        self._bn.save()
+                    else:
+                        self._bn.restore()
+                if self._backup is None:
+                    self._backup = [torch.empty_like(p) for p in self.params]
+                torch._foreach_copy_(self._backup, self.params)
+                ctx.backup = self._backup
+                if ddp.is_distributed(self.model) and cfg.perturbation == "global":
+                    ddp.average_(ctx.grads[0])  # type: ignore[arg-type]
+                    ctx.reduced_first = True
+            self.rule.ascent(ctx, k)
+            released = ctx.grads[k - 1] is None
+            if released:
+                grads = [p.grad for p in self.params if p.grad is not None]
+                if grads:
+                    torch._foreach_zero_(grads)
+            else:
+                for p in self.params:
+                    p.grad = None
+        kept = sum(1 for g in ctx.grads if g is not None)
+        self.peak_extra_bytes = max(self.peak_extra_bytes, self._param_bytes * (1 + kept))
+        if cfg.same_noise:
+            self._rng.rewind()
+        return True
+
+    def after_pass(self, ctx: StepContext, k: int, loss: torch.Tensor) -> None:
+        """Collect pass ``k``'s gradient (unscaled) and mean loss."""
+        grads = []
+        for p in self.params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+        if self.scaler is not None:
+            self.scaler.unscale_(grads)
+        ctx.grads.append(grads)
+        ctx.losses.append(loss.detach().float().reshape(()))
+        if k == 1:
+            with torch.no_grad():
+                self._cosine(ctx)
+
+    def _cosine(self, ctx: StepContext) -> None:
+        gp = ctx.grads[1]
+        assert gp is not None
+        gp_norm = ops.global_norm(gp)
+        if ctx.grads[0] is not None:
+            ctx.cos_g_gp = ops.cosine(ops.dot(ctx.grads[0], gp), ctx.clean_grad_norm(), gp_norm, ctx.eps)
+        elif ctx.backup:
+            # g was released: the perturbation e = w' - w stands for its direction (SAM: e ∝ g)
+            parts, sq = [], []
+            for p, b, g in zip(self.params, ctx.backup, gp):
+                e = (p - b).reshape(-1)
+                parts.append(torch.vdot(e, g.reshape(-1)).float())
+                sq.append(torch.vdot(e, e).float())
+            e_norm = torch.stack(sq).sum().sqrt()
+            ctx.cos_g_gp = ops.cosine(torch.stack(parts).sum(), e_norm, gp_norm, ctx.eps)
+
+    def abort(self, ctx: StepContext) -> None:
+        """Undo a step that raised half-way: weights, BN statistics and RNG as before it."""
+        with torch.no_grad():
+            if ctx.backup:
                 torch._foreach_copy_(self.params, ctx.backup)
+        for p in self.params:
+            p.grad = None
+        self._rng.finish()
+
+    def finish(self, ctx: StepContext) -> StepOutput:
+        """After the passes: restore, combine, clip, step, post-step; counters and diagnostics."""
+        cfg = self.params_cfg
+        n = len(ctx.grads)
+        with torch.no_grad():
+            if ctx.backup:
+                torch._foreach_copy_(self.params, ctx.backup)
+            if self._bn is not None and n > 1 and cfg.bn_stats == "clean":
+                self._bn.restore()
+            if cfg.same_noise and n > 1:
+                self._rng.finish()
+            finite = self._finite(ctx)
+            if finite and n < ctx.n_passes:
+                finite = False
+            if not finite:
+                for p in self.params:
+                    p.grad = None
+                if self.scaler is not None:
+                    self.scaler.update()
+                self.skipped_steps += 1
+                self.step_count += 1
+                return StepOutput(loss=self._loss(ctx), logits=None, skipped=True, passes=n,
+                                  diagnostics={"rho": ctx.rho})
+            if ddp.is_distributed(self.model):
+                for j, g in enumerate(ctx.grads):
+                    if g is not None and not (j == 0 and ctx.reduced_first):
+                        ddp.average_(g)
             final = self.rule.combine(ctx)
             for p, g in zip(self.params, final):
                 p.grad = g
-        if self.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.params, self.clip_grad_norm)
+            if self.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(self.params, self.clip_grad_norm, foreach=True)
         self.optimizer.step()
         with torch.no_grad():
             self.rule.post_step(ctx)
+        if self.scaler is not None:
+            self.scaler.update()
         self.step_count += 1
-        return StepOutput(loss=clean_loss, logits=torch.cat(logits), passes=n_passes, diagnostics=dict(ctx.diagnostics))
+        return StepOutput(loss=self._loss(ctx), logits=None, passes=n, diagnostics=self._diagnostics(ctx))
 
+    # -- helpers --------------------------------------------------------------------------------
+    def _finite(self, ctx: StepContext) -> bool:
+        if self.scaler is not None and self.scaler.overflowed():
+            return False
+        return bool(torch.isfinite(torch.stack(ctx.losses)).all()) if ctx.losses else False
+
+    @staticmethod
+    def _loss(ctx: StepContext) -> float:
+        return float(ctx.losses[0]) if ctx.losses else math.nan
+
+    def _diagnostics(self, ctx: StepContext) -> dict[str, float]:
+        names: list[str] = []
+        values: list[torch.Tensor] = []
+
+        def add(name: str, v: torch.Tensor | float | None) -> None:
+            if v is None:
+                return
+            names.append(name)
+            values.append(v.detach().float().reshape(()).cpu() if isinstance(v, torch.Tensor) else torch.tensor(float(v)))
+
+        if len(ctx.losses) > 1:
+            add("sharpness", ctx.losses[1] - ctx.losses[0])
+        if ctx.grad_norm is None and ctx.grads and ctx.grads[0] is not None:
+            ctx.grad_norm = ops.global_norm(ctx.grads[0])
+        add("grad_norm", ctx.grad_norm)
+        if len(ctx.losses) > 1:
+            add("perturbation_norm", ctx.perturbation_norm)
+            add("cos_g_gp", ctx.cos_g_gp)
+        out = dict(zip(names, torch.stack(values).tolist())) if values else {}
+        out["rho"] = ctx.rho
+        out.update({key: float(v) for key, v in ctx.diagnostics.items()})
+        return out
+
+    # -- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Base optimizer, rule state, loss scaler and counters (plain data)."""
         return {
+            "format": STATE_FORMAT,
             "optimizer": self.optimizer.state_dict(),
             "rule": self.rule.state_dict(),
             "step_count": self.step_count,
             "skipped_steps": self.skipped_steps,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = {"optimizer", "rule", "step_count", "skipped_steps"} - set(state)
+        if missing:
+            raise SharpregError(f"engine state lacks {', '.join(sorted(missing))}: not a sharpreg checkpoint")
         self.optimizer.load_state_dict(state["optimizer"])
         self.rule.load_state_dict(state["rule"])
         self.step_count = int(state["step_count"])
         self.skipped_steps = int(state["skipped_steps"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])

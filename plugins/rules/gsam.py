@@ -1,0 +1,48 @@
+"""GSAM (Zhuang et al., ICLR 2022): d = g_p − alpha g_⊥ with g_⊥ = g − (⟨g, g_p⟩/‖g_p‖²) g_p.
+
+The ascent is SAM's. rho follows the learning rate by default (``rho_schedule = "lr"``):
+rho_t = rho_min + (rho − rho_min)(lr_t − lr_min)/(lr_max − lr_min). alpha = 0 with rho_min = rho is SAM.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import ops
+
+from ._params import RadiusParams
+
+
+class GSAMParams(RadiusParams):
+    """GSAM: the paper's ViT/ImageNet setting is rho 0.6, rho_min 0.1, alpha 0.6 (Adam); sharpreg's
+    defaults (rho 0.05, rho_min 0.01, alpha 0.4) are its own for small medical data sets."""
+
+    rho_schedule: Literal["constant", "lr"] = Field(
+        "lr",
+        description="'lr' (default, as GSAM) moves rho between rho_min and rho with the learning "
+        "rate; 'constant' keeps rho fixed.",
+    )
+    rho_min: float = Field(0.01, ge=0.0, le=10.0, description="Radius at the smallest learning rate (GSAM's rho_min).")
+    alpha: float = Field(
+        0.4, ge=0.0, le=1.0, description="Weight of the surrogate-gap term: d = g_p − alpha g_⊥ (0.1–0.6 in the paper)."
+    )
+
+
+class GSAM(BaseRule):
+    n_passes = 2
+
+    def ascent(self, ctx: StepContext, k: int) -> None:
+        sam_ascent(ctx)  # keeps g: the decomposition needs it
+
+    def combine(self, ctx: StepContext) -> list[torch.Tensor]:
+        g, gp = ctx.grads[0], ctx.grads[1]
+        assert g is not None and gp is not None
+        gp_sq = ops.dot(gp, gp)
+        c = float(ops.dot(g, gp) / torch.clamp_min(gp_sq, ctx.eps))
+        torch._foreach_add_(g, gp, alpha=-c)  # g_⊥ (exactly 0 when g == g_p)
+        torch._foreach_add_(gp, g, alpha=-self.params.alpha)
+        return gp

@@ -1,0 +1,63 @@
+"""Foreach tensor-list arithmetic shared by the engine and the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+TensorList = Sequence[torch.Tensor]
+
+
+def acc_dtype(tensors: TensorList) -> torch.dtype:
+    """Accumulation dtype for reductions: float64 for float64 lists, else float32."""
+    return torch.float64 if tensors and tensors[0].dtype == torch.float64 else torch.float32
+
+
+def global_norm(tensors: TensorList) -> torch.Tensor:
+    """L2 norm over a list of tensors, as a 0-dim tensor (fp32, fp64 for fp64 lists; no host sync)."""
+    if not tensors:
+        return torch.zeros(())
+    dt = acc_dtype(tensors)
+    norms = torch._foreach_norm(list(tensors))
+    return torch.linalg.vector_norm(torch.stack([n.to(dt) for n in norms]))
+
+
+def dot(a: TensorList, b: TensorList) -> torch.Tensor:
+    """Sum over the list of the element-wise products (a 0-dim tensor; reductions, no buffers)."""
+    if not a:
+        return torch.zeros(())
+    dt = acc_dtype(a)
+    parts = [torch.vdot(x.reshape(-1).to(dt), y.reshape(-1).to(dt)) for x, y in zip(a, b)]
+    return torch.stack(parts).sum()
+
+
+def write_perturbation(
+    params: list[torch.Tensor],
+    backup: list[torch.Tensor],
+    direction: list[torch.Tensor],
+    scale: torch.Tensor | float,
+) -> torch.Tensor:
+    """``params = backup + scale * direction`` without a temporary list; returns ‖scale * direction‖.
+
+    ``params`` is used as scratch space: first ``e`` is written there (its norm is taken), then
+    ``backup`` is added. A scale of zero leaves ``params`` bit-identical to ``backup``.
+    """
+    torch._foreach_copy_(params, direction)
+    if isinstance(scale, torch.Tensor):
+        torch._foreach_mul_(params, scale.to(params[0].dtype) if params else scale)
+    else:
+        torch._foreach_mul_(params, scale)
+    norm = global_norm(params)
+    torch._foreach_add_(params, backup)
+    return norm
+
+
+def cosine(a_dot_b: torch.Tensor, a_norm: torch.Tensor, b_norm: torch.Tensor, eps: float) -> torch.Tensor:
+    """cos(a, b) from a dot product and two norms."""
+    return a_dot_b / (a_norm * b_norm + eps)
+
+
+def tensor_bytes(tensors: TensorList | None) -> int:
+    """Bytes held by a list of tensors."""
+    return sum(t.numel() * t.element_size() for t in tensors or [])
