@@ -1,0 +1,111 @@
+"""``breastmnist``: MedMNIST's BreastMNIST (the BUSI images, resized) with its official split.
+
+Reads ``breastmnist.npz`` (28 px) or ``breastmnist_{64,128,224}.npz`` from the root. Labels are the
+official binary ones: 0 = malignant, 1 = normal or benign. The official split (546/78/156) is the
+default; the file inherits BUSI's cross-class duplicate (``train[115]`` = ``test[76]``), which is
+reported and, by default, kept so that results stay comparable with published baselines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from monai import transforms as mt
+from pydantic import Field
+
+from sharpreg import hookimpl
+from sharpreg.data.images import ImageDataModule
+from sharpreg.data.io import to_channels_first
+from sharpreg.data.module import SPLITS, DataContext, Item
+from sharpreg.data.params import ImageSetParams
+from sharpreg.errors import DataError
+from sharpreg.specs import DatasetSpec, SplitParams
+
+CLASS_NAMES = ["malignant", "normal_or_benign"]
+LAYOUT = """  <root>/breastmnist.npz          28 px (the MedMNIST file, unmodified)
+  <root>/breastmnist_64.npz       64 px (likewise _128, _224)
+  each with train_images, train_labels, val_images, val_labels, test_images, test_labels"""
+
+
+class BreastMnistParams(ImageSetParams):
+    resolution: Literal[28, 64, 128, 224] = Field(28, description="Which MedMNIST file: 28, 64, 128 or 224 px.")
+    file: Path | None = Field(None, description="An explicit .npz path (instead of root + resolution).")
+    image_size: int = Field(28, ge=8, le=4096, description="Images are resized to this square size.")
+    split: SplitParams = Field(
+        default_factory=lambda: SplitParams(method="predefined"),
+        description="The split; default the official MedMNIST split.",
+    )
+    cross_class_duplicates: Literal["drop", "keep", "error"] = Field(
+        "keep",
+        description="Duplicate groups with different labels (train[115] = test[76]): 'keep' (default, "
+        "the official benchmark), 'drop' every image of such a group, or 'error'. Always reported.",
+    )
+
+
+class BreastMnistData(ImageDataModule):
+    params: BreastMnistParams
+    data_name = "breastmnist"
+    expected_layout = LAYOUT
+
+    def npz_path(self) -> Path:
+        p = self.params
+        if p.file is not None:
+            f = p.file.expanduser()
+            f = f if f.is_absolute() else self.context.base_dir / f
+            if not f.is_file():
+                raise DataError(f"breastmnist: data.file {f} not found\nexpected:\n{LAYOUT}")
+            return f
+        root = self.root()
+        name = "breastmnist.npz" if p.resolution == 28 else f"breastmnist_{p.resolution}.npz"
+        f = root / name
+        if not f.is_file():
+            present = sorted(q.name for q in root.glob("*.npz"))
+            raise DataError(f"breastmnist: {f} not found (data.resolution = {p.resolution}); files there: "
+                            f"{', '.join(present) or 'none'}\nexpected layout:\n{LAYOUT}")
+        return f
+
+    def scan(self) -> tuple[list[Item], list[str]]:
+        f = self.npz_path()
+        try:
+            data = np.load(f, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DataError(f"breastmnist: cannot read {f}: {err}") from None
+        items: list[Item] = []
+        with data:
+            for split in SPLITS:
+                keys = (f"{split}_images", f"{split}_labels")
+                missing = [k for k in keys if k not in data.files]
+                if missing:
+                    raise DataError(f"breastmnist: {f} lacks {', '.join(missing)} (has {', '.join(data.files)})")
+                images, labels = data[keys[0]], np.asarray(data[keys[1]]).reshape(-1)
+                if images.ndim not in (3, 4) or len(images) != len(labels):
+                    raise DataError(f"breastmnist: {f}: {keys[0]} has shape {images.shape} but {keys[1]} "
+                                    f"has {len(labels)} labels")
+                bad = sorted(set(labels.tolist()) - {0, 1})
+                if bad:
+                    raise DataError(f"breastmnist: {f}: {keys[1]} holds labels {bad}; expected 0 or 1")
+                items += [Item(id=f"{split}[{i}]", label=int(y), source=np.ascontiguousarray(x), split=split)
+                          for i, (x, y) in enumerate(zip(images, labels))]
+        return items, list(CLASS_NAMES)
+
+    def load_transforms(self) -> list[mt.Transform]:
+        return [mt.Lambdad(["image"], to_channels_first)]
+
+
+def build(params: BreastMnistParams, context: DataContext) -> BreastMnistData:
+    return BreastMnistData(params, context)
+
+
+@hookimpl
+def sharpreg_datasets() -> list[DatasetSpec]:
+    return [
+        DatasetSpec(
+            name="breastmnist",
+            params=BreastMnistParams,
+            factory=build,
+            summary="MedMNIST BreastMNIST (BUSI resized; malignant vs normal+benign) with its official split.",
+            citation="Yang et al., MedMNIST v2, Scientific Data 10:41 (2023)",
+        )
+    ]
