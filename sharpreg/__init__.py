@@ -1,5 +1,6 @@
 """sharpreg: sharpness-aware optimizers for medical image classification, as plugins."""
 
+from .engine.adapters import perturbed
 from .hookspecs import hookimpl
 from .specs import (
     DataParams,
@@ -31,4 +32,5 @@ __all__ = [
     "RuleSpec",
     "__version__",
     "hookimpl",
+    "perturbed",
 ]

@@ -1,6 +1,17 @@
 """The multi-pass sharpness step engine."""
 
+from .adapters import PassLoop, SharpnessOptimizer, perturbed
 from .rule import BaseRule, SharpnessRule, StepContext, sam_ascent
 from .step import SharpnessStep, StepOutput
 
-__all__ = ["BaseRule", "SharpnessRule", "SharpnessStep", "StepContext", "StepOutput", "sam_ascent"]
+__all__ = [
+    "BaseRule",
+    "PassLoop",
+    "SharpnessOptimizer",
+    "SharpnessRule",
+    "SharpnessStep",
+    "StepContext",
+    "StepOutput",
+    "perturbed",
+    "sam_ascent",
+]

@@ -102,14 +102,14 @@ class SharpnessStep:
             for k in range(ctx.n_passes):
                 if not self.before_pass(ctx, k):
                     break
-                loss_sum = torch.zeros((), device=self.params[0].device)
+                loss_sum = torch.zeros((), dtype=torch.float64, device=self.params[0].device)
                 with ddp.no_sync(self.model):
                     for x, y in micro_batches:
                         with self.autocast():
                             out = self.model(x)
                             loss = loss_fn(out, y)
                         self.backward(loss * (len(y) / total))
-                        loss_sum = loss_sum + loss.detach().float() * (len(y) / total)
+                        loss_sum = loss_sum + loss.detach().double() * (len(y) / total)
                         if k == 0:
                             logits.append(out.detach())
                 self.after_pass(ctx, k, loss_sum)
@@ -223,7 +223,7 @@ class SharpnessStep:
         if self.scaler is not None:
             self.scaler.unscale_(grads)
         ctx.grads.append(grads)
-        ctx.losses.append(loss.detach().float().reshape(()))
+        ctx.losses.append(loss.detach().double().reshape(()))
         if k == 1:
             with torch.no_grad():
                 self._cosine(ctx)
@@ -311,7 +311,7 @@ class SharpnessStep:
             if v is None:
                 return
             names.append(name)
-            values.append(v.detach().float().reshape(()).cpu() if isinstance(v, torch.Tensor) else torch.tensor(float(v)))
+            values.append(v.detach().double().reshape(()).cpu() if isinstance(v, torch.Tensor) else torch.tensor(float(v), dtype=torch.float64))
 
         if len(ctx.losses) > 1:
             add("sharpness", ctx.losses[1] - ctx.losses[0])
