@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import RecipeError
     from ..recipe import load_recipe
 
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
     status = 0
     for path in args.recipes:
         try:

@@ -84,6 +84,12 @@ class Recipe:
         return [sel.provided.provenance() | {"table": sel.table} for sel in self.selected()]
 
 
+def _issue_order(issue: RecipeIssue) -> tuple[bool, str, int]:
+    """Files in order of lines; --set problems last, in the order given."""
+    from_set = issue.file.startswith("--set")
+    return (from_set, "" if from_set else issue.file, issue.line or 0)
+
+
 def _drop_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _drop_none(v) for k, v in value.items() if v is not None}
@@ -243,7 +249,7 @@ def validate(raw: RawRecipe, registry: Registry, overrides: list[str] | None = N
         chosen[table] = Selected(table, name, provided, params)
 
     if issues:
-        raise RecipeError(sorted(issues, key=lambda i: (i.file.startswith("--set"), i.file, i.line or 0)))
+        raise RecipeError(sorted(issues, key=_issue_order))
     return Recipe(
         raw=raw,
         meta=core["meta"],

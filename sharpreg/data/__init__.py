@@ -1,0 +1,1 @@
+"""Data sets: the DataModule contract, splits, transforms, duplicate detection."""
