@@ -138,7 +138,7 @@ def test_optimizer_adapter_runs_the_closure_first_and_equals_the_engine():
     for _ in range(2):
         e.step([(x, y)], ce)
         first = opt.step(closure)
-    assert len(seen) == 4 and float(first) == seen[2]
+    assert len(seen) == 4 and float(first.detach()) == seen[2]
     assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
     sched.step()
     assert opt.param_groups[0]["lr"] == 0.025

@@ -1,0 +1,55 @@
+"""The worked example package (examples/sharpreg-example-rule) as a third party would ship it:
+a ``*.dist-info`` with its declared entry points on a temporary ``sys.path``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sharpreg.registry import Registry
+from sharpreg.testing import check_rule_spec
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sharpreg-example-rule"
+
+
+@pytest.fixture
+def installed_example(tmp_path, monkeypatch):
+    meta = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
+    dist = tmp_path / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n")
+    eps = meta["entry-points"]["sharpreg"]
+    (dist / "entry_points.txt").write_text("[sharpreg]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    importlib.invalidate_caches()
+    yield meta
+    sys.modules.pop("sharpreg_example_rule", None)
+
+
+def test_registry_discovers_the_example_rule_and_the_kit_passes(installed_example):
+    reg = Registry.discover(strict=True)
+    provided = reg.get("rule", "friendly_sam")
+    assert provided.plugin.dist == "sharpreg-example-rule"
+    assert provided.plugin.version == installed_example["version"]
+    assert provided.spec.citation
+    check_rule_spec(provided.spec)
+
+
+def test_the_kit_catches_a_broken_rule(installed_example):
+    """The kit can fail: a rule that ignores rho is not the base optimizer at rho = 0."""
+    import dataclasses
+
+    from sharpreg_example_rule import SPEC, FriendlySAM
+
+    class NoRadius(FriendlySAM):
+        def ascent(self, ctx, k):
+            ctx.rho = 0.5
+            super().ascent(ctx, k)
+
+    with pytest.raises(AssertionError, match="rho = 0"):
+        check_rule_spec(dataclasses.replace(SPEC, factory=NoRadius))
