@@ -129,7 +129,10 @@ class BusiData(ImageDataModule):
     def _check_mask_sizes(image: Path, masks: list[Path]) -> None:
         if not masks:
             return
-        size = image_size_of(image)
+        try:
+            size = image_size_of(image)
+        except DataError:  # an unreadable image is reported (or skipped) by the probe in setup()
+            return
         for m in masks:
             ms = image_size_of(m)
             if ms != size:

@@ -191,8 +191,8 @@ class ImageDataModule(DataModule):
             else:
                 self.probes[it.id] = pr
                 kept.append(it)
-        if self.skipped:
-            log.warning("%s: skipped %d unreadable images", self.data_name, len(self.skipped))
+        if bad:
+            log.warning("%s: skipped %d unreadable images", self.data_name, len(bad))
         return kept
 
     def _group(self, items: list[Item]) -> list[Item]:
