@@ -102,6 +102,7 @@ class ImageDataModule(DataModule):
         self._datasets: dict[tuple[Split, bool], Dataset] = {}
         self._ready = False
         self._train_chain: mt.Compose | None = None
+        self._epoch = 0
 
     # -- what a subclass supplies ------------------------------------------------------------
     @abstractmethod
@@ -285,8 +286,8 @@ class ImageDataModule(DataModule):
             aug = tf.augmentation(self.params.augment) if augment else []
             chain = mt.Compose([*pre, *aug])
             if augment:
-                chain.set_random_state(seed=self.context.seed)
                 self._train_chain = chain
+                self.set_epoch(self._epoch)
             records = self._records(split)
             try:
                 if self.params.cache == "memory":
@@ -305,6 +306,7 @@ class ImageDataModule(DataModule):
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed the augmentation so epoch ``epoch`` draws the same transforms on every resume."""
+        self._epoch = epoch
         if self._train_chain is not None:
             self._train_chain.set_random_state(seed=(self.context.seed * 100_003 + epoch) % (2**32))
 

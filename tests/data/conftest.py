@@ -49,8 +49,10 @@ def busi_tree(root: Path, counts: dict[str, int] | None = None, size: tuple[int,
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., DataContext]:
-    monkeypatch.setenv("SHARPREG_CACHE", str(tmp_path / "cache"))
+def ctx(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., DataContext]:
+    """A DataContext whose recipe folder is ``tmp_path``; the probe cache lives outside it."""
+    monkeypatch.setenv("SHARPREG_CACHE", str(tmp_path_factory.mktemp("cache")))
 
     def make(seed: int = 0, data_home: Path | None = None) -> DataContext:
         return DataContext(seed=seed, data_home=data_home, base_dir=tmp_path)

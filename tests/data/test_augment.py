@@ -1,0 +1,66 @@
+"""Training augmentation: deterministic under a seed and per epoch; rotation checked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sharpreg.data.transforms import RandRotateZoomd
+from sharpreg_plugins.datasets.phantom import PhantomData, PhantomParams
+
+
+def images(dm: PhantomData, epoch: int) -> torch.Tensor:
+    dm.set_epoch(epoch)
+    ds = dm.dataset("train")
+    return torch.stack([ds[i]["image"] for i in range(len(ds))])
+
+
+def phantom(ctx, seed: int, **augment) -> PhantomData:
+    aug = {"flip_horizontal": 0.5, "flip_vertical": 0.5, "rotate_degrees": 20.0, "zoom": 0.2,
+           "intensity": 0.2, "probability": 0.8, **augment}
+    return PhantomData(PhantomParams(per_class=6, native_size=32, image_size=24, augment=aug,
+                                     split={"val": 0.0, "test": 0.0}), ctx(seed=seed))
+
+
+def test_augmentation_is_deterministic_under_a_seed(ctx):
+    a, b = phantom(ctx, 3), phantom(ctx, 3)
+    e0, e1 = images(a, 0), images(a, 1)
+    assert torch.equal(e0, images(b, 0)) and torch.equal(e1, images(b, 1))
+    assert not torch.equal(e0, e1)  # a new epoch draws new transforms
+    assert torch.equal(images(a, 0), e0)  # replaying an epoch (resume) repeats it
+    assert not torch.equal(images(phantom(ctx, 4), 0), e0)  # another seed differs
+
+
+def test_evaluation_splits_are_not_augmented(ctx):
+    dm = phantom(ctx, 0)
+    plain = dm.dataset("train", train_transforms=False)
+    again = phantom(ctx, 1).dataset("train", train_transforms=False)
+    assert torch.equal(torch.stack([plain[i]["image"] for i in range(len(plain))]),
+                       torch.stack([again[i]["image"] for i in range(len(again))]))
+
+
+class Fixed(RandRotateZoomd):
+    def __init__(self, degrees: float, scale: float) -> None:
+        super().__init__(["image"], degrees=1.0, zoom=0.0, prob=1.0)
+        self.fixed = (math.radians(degrees), scale)
+
+    def randomize(self, data=None) -> None:
+        self._angle, self._scale = self.fixed
+
+
+def test_quarter_turn_equals_rot90_and_identity_is_exact():
+    x = torch.arange(36, dtype=torch.float32).reshape(1, 6, 6)
+    turned = Fixed(90.0, 1.0)({"image": x})["image"]
+    assert torch.allclose(turned, torch.rot90(x, k=1, dims=(1, 2)), atol=1e-5) or torch.allclose(
+        turned, torch.rot90(x, k=-1, dims=(1, 2)), atol=1e-5)
+    assert torch.equal(Fixed(0.0, 1.0)({"image": x})["image"], x)
+
+
+def test_zoom_in_by_two_magnifies_the_centre():
+    x = torch.zeros(1, 8, 8)
+    x[0, 3:5, 3:5] = 1.0  # a 2x2 centre square
+    z = Fixed(0.0, 2.0)({"image": x})["image"]
+    assert z[0, 2:6, 2:6].min() > 0.2 and z[0, 0, 0] == 0  # the square now covers the central 4x4
+    assert float(z.sum()) == pytest.approx(4 * float(x.sum()), rel=0.3)
