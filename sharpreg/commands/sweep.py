@@ -1,0 +1,97 @@
+"""``sharpreg sweep GRID.toml`` runs a grid of recipes; ``sharpreg sweep report SWEEP_DIR`` aggregates it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXECUTORS = ("local", "slurm", "submitit-local")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a grid of recipes (methods x models x seeds); `sweep report DIR` aggregates one",
+        usage="sharpreg sweep GRID.toml [--workers N] [--threads T] [--out DIR] [--dry-run] [--executor E]\n"
+              "       sharpreg sweep report SWEEP_DIR [--no-plots]",
+        description="Run every combination of GRID.toml (a base recipe and value lists) as a run folder "
+        "SWEEP_DIR/runs/<id>/, resumably: finished runs are skipped and interrupted ones resumed, so the same "
+        "command continues a stopped sweep. The report (report.md, report.csv, runs.csv, plots/) is written at "
+        "the end; `sharpreg sweep report SWEEP_DIR` writes it again. See docs/study.md for the grid format.")
+    p.add_argument("target", metavar="GRID.toml", help="grid file (or the word `report` followed by SWEEP_DIR)")
+    p.add_argument("sweep_dir", nargs="?", type=Path, metavar="SWEEP_DIR", help=argparse.SUPPRESS)
+    p.add_argument("--workers", type=int, default=None, help="parallel runs on this machine (default: the grid's `workers`)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the grid's `threads`)")
+    p.add_argument("--out", type=Path, default=None, help="sweep folder (default: sweeps/<grid name>)")
+    p.add_argument("--dry-run", action="store_true", help="validate every run and list what would run; run nothing")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local worker processes (default), Slurm via submitit, or submitit's local executor")
+    p.add_argument("--no-progress", action="store_true", help="no progress view")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.add_argument("--no-plots", action="store_true", help="report tables only, no plots")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import SharpregError
+
+    if args.target == "report" and not Path("report").is_file():
+        if args.sweep_dir is None:
+            raise SharpregError("usage: sharpreg sweep report SWEEP_DIR")
+        return report(args.sweep_dir, plots=not args.no_plots)
+    if args.target == "run" and args.sweep_dir is not None:
+        args.target, args.sweep_dir = str(args.sweep_dir), None
+    if args.sweep_dir is not None:
+        raise SharpregError(f"unexpected argument {args.sweep_dir} (did you mean `sharpreg sweep report {args.sweep_dir}`?)")
+    return sweep(args)
+
+
+def report(sweep_dir: Path, *, plots: bool = True) -> int:
+    from rich.console import Console
+
+    from ..study.report import write_report
+
+    md = write_report(sweep_dir, plots=plots)
+    Console(stderr=True).print(f"report: {md}, {md.with_name('report.csv')}, {md.with_name('runs.csv')}"
+                               + (f", {md.parent / 'plots'}/" if plots else ""), markup=False)
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..errors import SharpregError
+    from ..study.grid import load_grid
+    from ..study.sweep import SweepOptions, plan, run_sweep
+
+    console = Console(stderr=True)
+    grid = load_grid(Path(args.target))
+    out = args.out or Path("sweeps") / grid.name
+    workers = args.workers or grid.config.workers
+    threads = args.threads or grid.config.threads
+    if workers < 1 or threads < 1:
+        raise SharpregError("--workers and --threads must be at least 1")
+    tasks = plan(grid, out)
+    todo = [t for t in tasks if t.action != "skip"]
+    if args.dry_run:
+        table = Table(title=f"sweep {grid.name}: {len(tasks)} runs into {out} ({len(todo)} to do; all recipes valid)",
+                      title_justify="left")
+        for col in ("run", "action", "overrides"):
+            table.add_column(col)
+        for t in tasks:
+            table.add_row(t.id, t.action + (f" ({t.note})" if t.note else ""), " ".join(t.overrides))
+        Console().print(table)
+        return 0
+    console.print(f"sweep {grid.name}: {len(tasks)} runs, {len(tasks) - len(todo)} finished, {len(todo)} to run "
+                  f"into {out} ({args.executor}, {workers} workers x {threads} threads)", markup=False)
+    manifest = run_sweep(grid, out, SweepOptions(workers=workers, threads=threads, executor=args.executor,
+                                                 progress=not args.no_progress), console=console)
+    runs = manifest.data["runs"]
+    failed = [k for k, v in runs.items() if v.get("status") not in ("done",)]
+    console.print(f"sweep {grid.name}: {len(runs) - len(failed)}/{len(runs)} runs finished; "
+                  f"wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s", markup=False)
+    for k in failed:
+        console.print(f"  {k}: {runs[k].get('status')} (log {out / runs[k].get('log', '')})", markup=False)
+    if not args.no_report and len(failed) < len(runs):
+        report(out, plots=not args.no_plots)
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""Study tooling: sweeps over recipes, their aggregated report with paired tests, and sharpness measurements."""

@@ -1,0 +1,216 @@
+"""Aggregate a sweep: per method x model, mean ± std over seeds, paired differences to the baseline.
+
+Paired test (per metric, pairs = same setting, model and seed, method vs baseline):
+* n >= 6 pairs: Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, two-sided, zero differences dropped);
+* n < 6 pairs: exact sign-flip permutation test on the mean difference (all 2^n sign patterns,
+  two-sided). With n = 3 the smallest attainable p-value is 2/8 = 0.25: three seeds cannot show
+  significance at 0.05, whatever the effect; the report says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import RunError
+
+WILCOXON_MIN_PAIRS = 6
+HEADLINE = ("auroc", "balanced_accuracy", "accuracy", "f1_macro", "sensitivity", "specificity", "ece", "loss")
+LOWER_IS_BETTER = ("ece", "loss")
+SHARPNESS_KEYS = ("lambda_max", "trace")
+
+
+@dataclass
+class RunRecord:
+    """One finished run, labelled for grouping."""
+
+    id: str
+    method: str
+    model: str
+    seed: str
+    test: dict[str, float]
+    setting: str = ""
+    seconds: float | None = None
+    passes_per_step: float | None = None
+    epochs_run: int | None = None
+    sharpness: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        return (self.setting, self.model)
+
+
+@dataclass
+class PairedResult:
+    n: int
+    mean: float
+    std: float
+    p_value: float
+    test: str
+
+
+# -- statistics -----------------------------------------------------------------------------------
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; NaN for one value). NaN values are ignored."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
+    if x.size == 0:
+        return math.nan, math.nan
+    return float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else math.nan
+
+
+def sign_flip_pvalue(diffs: Sequence[float]) -> float:
+    """Exact two-sided sign-flip permutation p-value of the mean paired difference."""
+    d = np.asarray(diffs, dtype=np.float64)
+    if d.size == 0:
+        return math.nan
+    observed = abs(d.sum())
+    if observed == 0:
+        return 1.0
+    if d.size <= 16:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=d.size)))
+    else:  # Monte Carlo with a fixed seed (the identity pattern included)
+        rng = np.random.default_rng(0)
+        signs = np.vstack([np.ones(d.size), rng.choice((1.0, -1.0), size=(19_999, d.size))])
+    stats = np.abs(signs @ d)
+    return float(np.mean(stats >= observed - 1e-12 * max(1.0, observed)))
+
+
+def paired_test(diffs: Sequence[float]) -> PairedResult:
+    """Paired test of ``diffs`` (method − baseline): Wilcoxon for n >= 6, else exact sign-flip."""
+    d = np.asarray([x for x in diffs if x is not None and not math.isnan(x)], dtype=np.float64)
+    n = int(d.size)
+    mean, std = mean_std(d.tolist())
+    if n == 0:
+        return PairedResult(0, math.nan, math.nan, math.nan, "none")
+    if n >= WILCOXON_MIN_PAIRS:
+        from scipy.stats import wilcoxon
+
+        if np.all(d == 0):
+            return PairedResult(n, mean, std, 1.0, "wilcoxon")
+        return PairedResult(n, mean, std, float(wilcoxon(d, alternative="two-sided").pvalue), "wilcoxon")
+    return PairedResult(n, mean, std, sign_flip_pvalue(d), "sign-flip")
+
+
+# -- collecting runs ------------------------------------------------------------------------------
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _fmt_value(v: Any) -> str:
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def collect(sweep_dir: Path) -> tuple[list[RunRecord], dict[str, Any]]:
+    """Finished runs of a sweep folder (``runs/*/summary.json``), labelled by method, model, setting, seed."""
+    sweep_dir = Path(sweep_dir)
+    runs_dir = sweep_dir / "runs"
+    if not runs_dir.is_dir():
+        raise RunError(f"{sweep_dir} is not a sweep folder (no runs/ inside)")
+    manifest = _read_json(sweep_dir / "sweep.json") or {}
+    replicates = list(manifest.get("replicates", ["train.seed"]))
+    planned = manifest.get("runs", {})
+    raw: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]] = []
+    for d in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        summary = _read_json(d / "summary.json")
+        if not summary or not summary.get("test"):
+            continue
+        values = dict(planned.get(d.name, {}).get("values", {}))
+        raw.append((d.name, summary, values, _read_json(d / "sharpness.json")))
+    varying = _varying_keys([v for _, _, v, _ in raw])
+    records = []
+    for rid, summary, values, sharp in raw:
+        rule = str(values.get("sharpness.name", summary.get("rule", "?")))
+        extra_m = [k for k in varying if k.startswith("sharpness.") and k != "sharpness.name" and k in values]
+        method = rule + _suffix(extra_m, values)
+        arch = summary.get("arch") or summary.get("model") or "?"
+        extra_a = [k for k in varying if k.startswith("model.") and k not in ("model.arch", "model.name") and k in values]
+        model = str(arch) + _suffix(extra_a, values)
+        other = [k for k in varying if not k.startswith(("sharpness.", "model.")) and k not in replicates and k in values]
+        setting = ", ".join(f"{k}={_fmt_value(values[k])}" for k in other)
+        rep = ",".join(f"{values[k]}" for k in replicates if k in values) or str(summary.get("seed", "?"))
+        test = {k: float(v) for k, v in summary["test"].items() if isinstance(v, (int, float)) and v is not None}
+        sharpness = {k: float(sharp[k]) for k in SHARPNESS_KEYS if sharp and isinstance(sharp.get(k), (int, float))}
+        records.append(RunRecord(rid, method, model, rep, test, setting, summary.get("seconds"),
+                                 summary.get("passes_per_step"), summary.get("epochs_run"), sharpness))
+    return records, manifest
+
+
+def _suffix(keys: list[str], values: dict[str, Any]) -> str:
+    """`` (rho=0.1, eta=0.01)`` for the given dotted keys, or nothing."""
+    if not keys:
+        return ""
+    return " (" + ", ".join(f"{k.split('.', 1)[1]}={_fmt_value(values[k])}" for k in keys) + ")"
+
+
+def _varying_keys(all_values: list[dict[str, Any]]) -> list[str]:
+    keys = sorted({k for v in all_values for k in v})
+    out = []
+    for k in keys:
+        seen = {json.dumps(v.get(k), sort_keys=True, default=str) for v in all_values}
+        if len(seen) > 1:
+            out.append(k)
+    return out
+
+
+# -- tables -----------------------------------------------------------------------------------------
+def metric_names(records: list[RunRecord]) -> list[str]:
+    """Test metrics present, the headline ones first."""
+    found: list[str] = []
+    for r in records:
+        found += [k for k in r.test if k not in found]
+    return [k for k in HEADLINE if k in found] + [k for k in found if k not in HEADLINE]
+
+
+def method_order(records: list[RunRecord], baseline: str) -> list[str]:
+    methods: list[str] = []
+    for r in records:
+        if r.method not in methods:
+            methods.append(r.method)
+    return sorted(methods, key=lambda m: (m != baseline, methods.index(m)))
+
+
+def aggregate(records: list[RunRecord], baseline: str = "none") -> list[dict[str, Any]]:
+    """One row per (setting, model, method, metric): n, mean, std and the paired difference to the baseline."""
+    rows = []
+    metrics = metric_names(records) + [f"sharpness_{k}" for k in SHARPNESS_KEYS if any(k in r.sharpness for r in records)]
+    groups = sorted({r.group for r in records})
+    methods = method_order(records, baseline)
+    for setting, model in groups:
+        in_group = [r for r in records if r.group == (setting, model)]
+        base = {r.seed: r for r in in_group if r.method == baseline}
+        for method in methods:
+            runs = [r for r in in_group if r.method == method]
+            if not runs:
+                continue
+            for metric in metrics:
+                value = _getter(metric)
+                m, s = mean_std([value(r) for r in runs])
+                row: dict[str, Any] = {"setting": setting, "model": model, "method": method, "metric": metric,
+                                       "n": sum(1 for r in runs if value(r) is not None), "mean": m, "std": s}
+                if method != baseline and base:
+                    diffs = [value(r) - value(base[r.seed]) for r in runs
+                             if r.seed in base and value(r) is not None and value(base[r.seed]) is not None]
+                    res = paired_test(diffs)
+                    row |= {"baseline_mean": mean_std([value(b) for b in base.values()])[0], "diff_mean": res.mean,
+                            "diff_std": res.std, "n_pairs": res.n, "p_value": res.p_value, "test": res.test}
+                row |= {"passes_per_step": mean_std([r.passes_per_step for r in runs])[0],
+                        "seconds_mean": mean_std([r.seconds for r in runs])[0]}
+                rows.append(row)
+    return rows
+
+
+def _getter(metric: str):
+    if metric.startswith("sharpness_"):
+        key = metric[len("sharpness_"):]
+        return lambda r: r.sharpness.get(key)
+    return lambda r: r.test.get(metric)
