@@ -41,8 +41,10 @@ class GSAM(BaseRule):
     def combine(self, ctx: StepContext) -> list[torch.Tensor]:
         g, gp = ctx.grads[0], ctx.grads[1]
         assert g is not None and gp is not None
-        gp_sq = ops.dot(gp, gp)
-        c = float(ops.dot(g, gp) / torch.clamp_min(gp_sq, ctx.eps))
+        # the engine's diagnostics already hold both products (unless stale after a DDP average)
+        g_dot_gp = ctx.g_dot_gp if ctx.g_dot_gp is not None else ops.dot(g, gp)
+        gp_sq = ctx.gp_sq if ctx.gp_sq is not None else ops.dot(gp, gp)
+        c = float(g_dot_gp / torch.clamp_min(gp_sq, ctx.eps))
         torch._foreach_add_(g, gp, alpha=-c)  # g_⊥ (exactly 0 when g == g_p)
         torch._foreach_add_(gp, g, alpha=-self.params.alpha)
         return gp

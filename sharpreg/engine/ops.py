@@ -36,21 +36,18 @@ def write_perturbation(
     params: list[torch.Tensor],
     backup: list[torch.Tensor],
     direction: list[torch.Tensor],
-    scale: torch.Tensor | float,
-) -> torch.Tensor:
-    """``params = backup + scale * direction`` without a temporary list; returns ‖scale * direction‖.
+    scale: float,
+    *,
+    at_backup: bool = False,
+) -> None:
+    """``params = backup + scale * direction`` without a temporary list.
 
-    ``params`` is used as scratch space: first ``e`` is written there (its norm is taken), then
-    ``backup`` is added. A scale of zero leaves ``params`` bit-identical to ``backup``.
+    ``at_backup``: the parameters already equal ``backup`` (true before the first ascent of a step),
+    so one fused add suffices. A scale of zero leaves ``params`` bit-identical to ``backup``.
     """
-    torch._foreach_copy_(params, direction)
-    if isinstance(scale, torch.Tensor):
-        torch._foreach_mul_(params, scale.to(params[0].dtype) if params else scale)
-    else:
-        torch._foreach_mul_(params, scale)
-    norm = global_norm(params)
-    torch._foreach_add_(params, backup)
-    return norm
+    if not at_backup:
+        torch._foreach_copy_(params, backup)
+    torch._foreach_add_(params, direction, alpha=scale)
 
 
 def cosine(a_dot_b: torch.Tensor, a_norm: torch.Tensor, b_norm: torch.Tensor, eps: float) -> torch.Tensor:

@@ -25,13 +25,16 @@ from . import ops
 class StepContext:
     """Everything a rule may read or write during one step.
 
-    ``params``: the trainable parameters (fixed order). ``grads[k]``: the gradient of pass ``k``
+    ``params``: the trainable parameters (fixed order); ``at_backup`` is true while they still equal
+    ``backup`` (before the first ascent), so a rule may add its perturbation in place. ``grads[k]``: the gradient of pass ``k``
     (``grads[0]`` is the clean gradient g at w), one tensor per parameter, unscaled (fp16) and, under
     DDP with ``perturbation = "global"``, the first pass already averaged over replicas; ``None`` once
     the rule released it. ``backup``: the weights w before any perturbation (the engine restores from
     it after the last pass). ``rho``: the radius for this step (after the schedule). ``lr``: the base
     optimizer's current learning rate per parameter. ``weight_decay``: the base optimizer's weight
-    decay per parameter. ``diagnostics``: rule-specific scalars to log.
+    decay per parameter. ``diagnostics``: rule-specific scalars to log. ``g_dot_gp`` and ``gp_sq``:
+    ⟨g, g_p⟩ and ⟨g_p, g_p⟩ as computed for the diagnostics (``None`` when unknown or stale, e.g.
+    after the DDP average); a rule may reuse them instead of reading the gradients again.
     """
 
     params: list[torch.Tensor]
@@ -44,6 +47,7 @@ class StepContext:
     eps: float = 1e-12
     n_passes: int = 1
     reduced_first: bool = False
+    at_backup: bool = False
     weight_decay: list[float] = field(default_factory=list)
     perturb_weight_decay: bool = False
     losses: list[torch.Tensor] = field(default_factory=list)
@@ -51,6 +55,8 @@ class StepContext:
     perturbation_norm: torch.Tensor | float | None = None
     grad_norm: torch.Tensor | None = None
     cos_g_gp: torch.Tensor | float | None = None
+    g_dot_gp: torch.Tensor | None = None
+    gp_sq: torch.Tensor | None = None
 
     # -- helpers for rules ---------------------------------------------------------------------
     def clean_grad_norm(self) -> torch.Tensor:
@@ -140,7 +146,7 @@ class BaseRule:
         return None
 
 
-def sam_ascent(ctx: StepContext, sign: float = 1.0) -> torch.Tensor:
+def sam_ascent(ctx: StepContext, sign: float = 1.0) -> float:
     """Write ``w + sign * rho * g / (‖g‖ + eps)`` into the parameters; returns the scale used.
 
     ``g`` is :meth:`StepContext.ascent_grads` (the clean gradient, plus weight decay when asked).
@@ -149,6 +155,9 @@ def sam_ascent(ctx: StepContext, sign: float = 1.0) -> torch.Tensor:
     g = ctx.ascent_grads()
     norm = ctx.clean_grad_norm() if g is ctx.grads[0] else ops.global_norm(g)
     ctx.clean_grad_norm()
-    scale = ctx.rho / (norm + ctx.eps)
-    ctx.perturbation_norm = ops.write_perturbation(ctx.params, ctx.backup, g, scale * sign)
+    n = float(norm)
+    scale = ctx.rho / (n + ctx.eps)
+    ops.write_perturbation(ctx.params, ctx.backup, g, sign * scale, at_backup=ctx.at_backup)
+    ctx.at_backup = False
+    ctx.perturbation_norm = scale * n
     return scale

@@ -195,6 +195,7 @@ class SharpnessStep:
                     self._backup = [torch.empty_like(p) for p in self.params]
                 torch._foreach_copy_(self._backup, self.params)
                 ctx.backup = self._backup
+                ctx.at_backup = True
                 if ddp.is_distributed(self.model) and cfg.perturbation == "global":
                     ddp.average_(ctx.grads[0])  # type: ignore[arg-type]
                     ctx.reduced_first = True
@@ -231,18 +232,20 @@ class SharpnessStep:
     def _cosine(self, ctx: StepContext) -> None:
         gp = ctx.grads[1]
         assert gp is not None
-        gp_norm = ops.global_norm(gp)
         if ctx.grads[0] is not None:
-            ctx.cos_g_gp = ops.cosine(ops.dot(ctx.grads[0], gp), ctx.clean_grad_norm(), gp_norm, ctx.eps)
+            ctx.g_dot_gp, ctx.gp_sq = ops.dot(ctx.grads[0], gp), ops.dot(gp, gp)
+            ctx.cos_g_gp = ops.cosine(ctx.g_dot_gp, ctx.clean_grad_norm(), ctx.gp_sq.sqrt(), ctx.eps)
         elif ctx.backup:
-            # g was released: the perturbation e = w' - w stands for its direction (SAM: e ∝ g)
-            parts, sq = [], []
-            for p, b, g in zip(self.params, ctx.backup, gp):
-                e = (p - b).reshape(-1)
-                parts.append(torch.vdot(e, g.reshape(-1)).float())
-                sq.append(torch.vdot(e, e).float())
-            e_norm = torch.stack(sq).sum().sqrt()
-            ctx.cos_g_gp = ops.cosine(torch.stack(parts).sum(), e_norm, gp_norm, ctx.eps)
+            gp_norm = ops.global_norm(gp)
+            # g was released: e = w' − w stands for its direction (SAM: e ∝ g). The parameters are
+            # turned into e in place; the next ascent or the restore copies w back anyway.
+            torch._foreach_sub_(self.params, ctx.backup)
+            e_norm = ctx.perturbation_norm
+            if e_norm is None:
+                e_norm = ops.global_norm(self.params)
+            ctx.cos_g_gp = ops.cosine(ops.dot(self.params, gp), torch.as_tensor(e_norm), gp_norm, ctx.eps)
+            if ctx.n_passes > 2:
+                torch._foreach_add_(self.params, ctx.backup)
 
     def abort(self, ctx: StepContext) -> None:
         """Undo a step that raised half-way: weights, BN statistics and RNG as before it."""
@@ -277,6 +280,7 @@ class SharpnessStep:
                 return StepOutput(loss=self._loss(ctx), logits=None, skipped=True, passes=n,
                                   diagnostics={"rho": ctx.rho})
             if ddp.is_distributed(self.model):
+                ctx.g_dot_gp = ctx.gp_sq = None  # local values: stale after the average
                 for j, g in enumerate(ctx.grads):
                     if g is not None and not (j == 0 and ctx.reduced_first):
                         ddp.average_(g)
