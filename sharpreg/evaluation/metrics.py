@@ -25,30 +25,63 @@ def compute_metrics(
     probs = np.asarray(probs, dtype=np.float64)
     n_classes = len(class_names)
     pred = probs.argmax(axis=1)
-    out: dict[str, float] = {
-        "accuracy": float(skm.accuracy_score(labels, pred)),
-        "f1_macro": float(skm.f1_score(labels, pred, average="macro", labels=list(range(n_classes)), zero_division=0)),
-    }
+    out: dict[str, float] = {"accuracy": float(skm.accuracy_score(labels, pred))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out["balanced_accuracy"] = float(skm.balanced_accuracy_score(labels, pred))
+    out["f1_macro"] = float(skm.f1_score(labels, pred, average="macro", labels=list(range(n_classes)), zero_division=0))
     out["auroc"] = auroc(labels, probs)
     cm = skm.confusion_matrix(labels, pred, labels=list(range(n_classes)))
+    per_class: dict[str, float] = {}
     for c, name in enumerate(class_names):
         tp = cm[c, c]
         fn = cm[c].sum() - tp
         fp = cm[:, c].sum() - tp
         tn = cm.sum() - tp - fn - fp
-        out[f"sensitivity_{name}"] = float(tp / (tp + fn)) if tp + fn else float("nan")
-        out[f"specificity_{name}"] = float(tn / (tn + fp)) if tn + fp else float("nan")
-    pos = positive_class if positive_class in class_names else class_names[-1]
-    out["sensitivity"] = out[f"sensitivity_{pos}"]
-    out["specificity"] = out[f"specificity_{pos}"]
+        per_class[f"sensitivity_{name}"] = float(tp / (tp + fn)) if tp + fn else float("nan")
+        per_class[f"specificity_{name}"] = float(tn / (tn + fp)) if tn + fp else float("nan")
+    pos = positive_of(class_names, positive_class)
+    out["sensitivity"] = per_class[f"sensitivity_{pos}"]
+    out["specificity"] = per_class[f"specificity_{pos}"]
     out["ece"] = float(
         multiclass_calibration_error(
-            torch.from_numpy(probs).float(), torch.from_numpy(labels), num_classes=n_classes, n_bins=calibration_bins, norm="l1"
+            torch.from_numpy(probs).float(), torch.from_numpy(labels), num_classes=n_classes, n_bins=calibration_bins,
+            norm="l1", validate_args=False,
         )
     )
+    for name in [pos] + [c for c in class_names if c != pos]:  # the positive class first
+        out[f"sensitivity_{name}"] = per_class[f"sensitivity_{name}"]
+        out[f"specificity_{name}"] = per_class[f"specificity_{name}"]
+    return out
+
+
+def positive_of(class_names: list[str], positive_class: str | None) -> str:
+    """The class whose sensitivity/specificity is reported first: ``positive_class`` or the last class."""
+    return positive_class if positive_class in class_names else class_names[-1]
+
+
+#: metrics where a train-minus-test gap is reported
+GAP_METRICS = ("loss", "accuracy", "balanced_accuracy", "f1_macro", "auroc", "sensitivity", "specificity", "ece")
+
+
+def generalization_gap(train: dict[str, float], test: dict[str, float]) -> dict[str, float]:
+    """Train minus test, for every metric both have (positive = better on train, except loss/ece)."""
+    return {k: float(train[k]) - float(test[k]) for k in GAP_METRICS
+            if k in train and k in test and np.isfinite(train[k]) and np.isfinite(test[k])}
+
+
+def summarize_steps(values: dict[str, list[float]]) -> dict[str, float]:
+    """Per-epoch summary of per-step diagnostics: mean of each, plus std and max of the sharpness."""
+    out: dict[str, float] = {}
+    for k, v in values.items():
+        arr = np.asarray(v, dtype=np.float64)
+        arr = arr[np.isfinite(arr)]
+        if not len(arr):
+            continue
+        out[k] = float(arr.mean())
+        if k in ("sharpness", "grad_norm"):
+            out[f"{k}_std"] = float(arr.std())
+            out[f"{k}_max"] = float(arr.max())
     return out
 
 

@@ -71,4 +71,5 @@ class EvalConfig(CoreModel):
     )
     bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for confidence intervals (0 = none).")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
+    bootstrap_seed: int = Field(0, ge=0, description="Seed of the bootstrap resampling (intervals are reproducible).")
     calibration_bins: int = Field(15, ge=2, le=100, description="Bins of the expected calibration error.")

@@ -124,6 +124,29 @@ class RunFolder:
         with file.open("a", newline="") as fh:
             csv.DictWriter(fh, self._metric_fields, extrasaction="ignore").writerow(row)
 
+    def rewrite_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Replace ``metrics.csv`` by exactly ``rows`` (on resume: drop rows of epochs not checkpointed)."""
+        file = self.path / "metrics.csv"
+        self._metric_fields = None
+        if not rows:
+            file.unlink(missing_ok=True)
+            return
+        fields = list(rows[0])
+        tmp = file.with_name(file.name + ".tmp")
+        with tmp.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, file)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows of ``metrics.csv`` with numbers parsed (empty cells are None)."""
+        file = self.path / "metrics.csv"
+        if not file.is_file():
+            return []
+        with file.open(newline="") as fh:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
     def event(self, kind: str, **data: Any) -> None:
         with (self.path / "events.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"time": time.time(), "event": kind, **data}, default=str) + "\n")
@@ -142,6 +165,19 @@ class RunFolder:
         p = self.path / "checkpoints"
         p.mkdir(exist_ok=True)
         return p
+
+
+def _number(text: str | None) -> float | int | str | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _version(dist: str) -> str | None:

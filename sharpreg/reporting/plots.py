@@ -1,0 +1,211 @@
+"""Matplotlib figures of a run: learning curves, confusion matrix, ROC, sharpness diagnostics, and
+the comparison of several runs. Each function writes one PNG and returns its path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+
+TRAIN, VAL, BEST = "#1f77b4", "#d62728", "#2ca02c"
+plt.rcParams.update({"font.size": 10, "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+                     "grid.alpha": 0.3, "figure.dpi": 110})
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    xs = [r["epoch"] for r in rows if isinstance(r.get(key), (int, float))]
+    ys = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+    return np.asarray(xs), np.asarray(ys, dtype=float)
+
+
+def _pretty(metric: str) -> str:
+    return {"auroc": "AUROC", "ece": "ECE", "f1_macro": "macro F1", "loss": "loss",
+            "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
+
+
+def learning_curves(rows: Sequence[dict[str, Any]], path: Path, *, monitor: str = "auroc",
+                    best_epoch: int | None = None, title: str = "") -> Path:
+    """Loss, the monitored metric (train and validation) and the learning rate per epoch."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 1, 0.7]})
+    marker = "o" if len(rows) <= 30 else None
+    for ax, metric in zip(axes[:2], ("loss", monitor if monitor != "loss" else "accuracy")):
+        for split, color in (("train", TRAIN), ("val", VAL)):
+            x, y = _series(rows, f"{split}_{metric}")
+            if len(x):
+                ax.plot(x, y, color=color, marker=marker, ms=4, label="validation" if split == "val" else "train")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color=BEST, ls="--", lw=1.2, label=f"best epoch ({best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(_pretty(metric) + (" (selects the best epoch)" if metric == monitor else ""))
+        if metric not in ("loss", "ece"):
+            lo = min([0.5] + [float(np.nanmin(_series(rows, f"{s}_{metric}")[1])) for s in ("train", "val")
+                              if len(_series(rows, f"{s}_{metric}")[1]) and np.isfinite(_series(rows, f"{s}_{metric}")[1]).any()])
+            ax.set_ylim(max(0.0, lo - 0.05), 1.02)
+        ax.legend(loc="best", fontsize=8)
+    x, y = _series(rows, "lr")
+    axes[2].plot(x, y, color="grey", marker=marker, ms=3)
+    axes[2].set_title("learning rate (end of epoch)")
+    axes[2].set_xlabel("epoch")
+    axes[2].ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def confusion_matrix(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Path, *,
+                     title: str = "test set") -> Path:
+    """Counts and row percentages (true class per row): the diagonal reads as per-class sensitivity."""
+    k = len(class_names)
+    cm = skm.confusion_matrix(labels, np.asarray(probs).argmax(axis=1), labels=list(range(k)))
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
+    size = 1.3 * k + 2.2
+    fig, ax = plt.subplots(figsize=(size + 0.8, size))
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{cm[i, j]}\n{100 * frac[i, j]:.0f} %", ha="center", va="center", fontsize=11,
+                    color="white" if frac[i, j] > 0.6 else "black")
+    ax.set_xticks(range(k), class_names, rotation=30 if k > 3 else 0)
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.grid(False)
+    ax.set_title(f"{title} (n = {int(cm.sum())})")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def roc(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Path, *,
+        positive_class: str | None = None, auroc_ci: Sequence[float | None] | None = None,
+        title: str = "test set") -> Path:
+    """Binary: the ROC of the positive class with its AUROC (and interval) and the operating point of the
+    arg-max decision. More classes: one curve per class (one-vs-rest)."""
+    labels = np.asarray(labels)
+    probs = np.asarray(probs)
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
+    k = len(class_names)
+    if k == 2:
+        pos = class_names.index(positive_class) if positive_class in class_names else 1
+        targets = [(pos, class_names[pos])]
+    else:
+        targets = list(enumerate(class_names))
+    pred = probs.argmax(axis=1)
+    for c, name in targets:
+        y = (labels == c).astype(int)
+        if y.min() == y.max():
+            ax.plot([], [], label=f"{name}: only one class present, no curve")
+            continue
+        fpr, tpr, _ = skm.roc_curve(y, probs[:, c])
+        auc = skm.roc_auc_score(y, probs[:, c])
+        label = f"{name} vs rest  AUROC {auc:.3f}" if k > 2 else f"{name}  AUROC {auc:.3f}"
+        if k == 2 and auroc_ci and auroc_ci[0] is not None:
+            label += f"\n(95 % CI {auroc_ci[0]:.3f}–{auroc_ci[1]:.3f})"
+        line, = ax.plot(fpr, tpr, lw=2, label=label)
+        sens = float(((pred == c) & (y == 1)).sum() / y.sum())
+        spec = float(((pred != c) & (y == 0)).sum() / (1 - y).sum())
+        ax.plot(1 - spec, sens, "o", color=line.get_color(), ms=8, mec="black",
+                label=f"arg-max decision: sens {sens:.2f}, spec {spec:.2f}")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("1 − specificity (false-positive rate)")
+    ax.set_ylabel("sensitivity (true-positive rate)")
+    ax.set_title(f"ROC, {title} (n = {len(labels)})")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+SHARPNESS_PANELS = (
+    ("diag_sharpness", "sharpness  L(w+e) − L(w)"),
+    ("diag_grad_norm", "gradient norm ‖g‖"),
+    ("diag_perturbation_norm", "perturbation norm ‖e‖"),
+    ("diag_cos_g_gp", "cos(g, g at w+e)"),
+)
+
+
+def sharpness(rows: Sequence[dict[str, Any]], path: Path, *, rule: str = "", title: str = "") -> Path:
+    """The step engine's diagnostics, mean per epoch (band: ± one std over the epoch's steps)."""
+    panels = [(k, t) for k, t in SHARPNESS_PANELS if len(_series(rows, k)[0])]
+    if not panels:
+        fig, ax = plt.subplots(figsize=(6, 2.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no step diagnostics recorded", ha="center", va="center")
+        return _save(fig, path)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.5, 3.6), squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels):
+        x, y = _series(rows, key)
+        ax.plot(x, y, color="#9467bd", marker="o" if len(x) <= 30 else None, ms=4, label="epoch mean")
+        xs, sd = _series(rows, f"{key}_std")
+        if len(xs) == len(x) and len(x):
+            ax.fill_between(x, y - sd, y + sd, color="#9467bd", alpha=0.2, label="± std over steps")
+        xm, mx = _series(rows, f"{key}_max")
+        if len(xm):
+            ax.plot(xm, mx, color="#9467bd", ls=":", lw=1, label="max over steps")
+        if key == "diag_cos_g_gp":
+            ax.set_ylim(min(0.0, float(np.nanmin(y)) - 0.05), 1.02)
+        ax.set_title(label)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if key in ("diag_sharpness", "diag_grad_norm"):
+            ax.legend(fontsize=7, loc="best")
+    if rule in ("", "none") and len(panels) == 1:
+        axes[0][0].text(0.02, 0.02, "rule 'none': one pass per step, no perturbation", transform=axes[0][0].transAxes,
+                        fontsize=8, color="grey")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def comparison(runs: Sequence[dict[str, Any]], metrics: Sequence[str], path: Path, *, confidence: float = 0.95) -> Path:
+    """One panel per metric, one bar per run, with its bootstrap interval as an error bar.
+
+    ``runs``: dicts with ``label``, ``test`` ({metric: value}) and ``test_ci`` ({metric: [lo, hi]})."""
+    metrics = [m for m in metrics if any(r["test"].get(m) is not None for r in runs)]
+    n = max(1, len(metrics))
+    height = 0.45 * len(runs) + 1.6
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 2.5, height), squeeze=False, sharey=True)
+    labels = [r["label"] for r in runs]
+    ys = np.arange(len(runs))[::-1]
+    colors = plt.get_cmap("tab10")(np.arange(len(runs)) % 10)
+    for ax, m in zip(axes[0], metrics):
+        vals = np.array([np.nan if r["test"].get(m) is None else r["test"][m] for r in runs], dtype=float)
+        lo = np.array([(r.get("test_ci", {}).get(m) or [None, None])[0] for r in runs], dtype=float)
+        hi = np.array([(r.get("test_ci", {}).get(m) or [None, None])[1] for r in runs], dtype=float)
+        err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
+        ax.barh(ys, np.nan_to_num(vals), color=colors, alpha=0.85, height=0.6)
+        ax.errorbar(vals, ys, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
+        for y, v in zip(ys, vals):
+            if np.isfinite(v):
+                ax.text(0.01, y, f"{v:.3f}", va="center", ha="left", fontsize=8, color="white", fontweight="bold")
+        ax.set_title(_pretty(m))
+        ax.set_xlim(0, 1.0 if m != "loss" else max(1.0, float(np.nanmax(np.append(hi, vals))) * 1.1))
+        ax.grid(axis="y", visible=False)
+    axes[0][0].set_yticks(ys, labels)
+    fig.suptitle(f"test set; error bars: {int(round(confidence * 100))} % bootstrap intervals", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,126 @@
+"""Checkpoints: plain data only, written atomically, read with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict of tensors, numbers, strings, lists, tuples and dicts, nothing else: it is
+checked before it is written, and it is read with ``weights_only=True`` and never with a fallback,
+so a file holding a pickled object is refused (an error naming the file), not executed.
+Weights for sharing go to ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import RunError
+
+FORMAT = 1
+KIND = "sharpreg-checkpoint"
+PLAIN = (str, int, float, bool, type(None), torch.Tensor)
+
+
+def check_plain(value: Any, where: str = "checkpoint") -> None:
+    """Raise ``TypeError`` naming the first value that is not plain data."""
+    if isinstance(value, PLAIN):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"{where}: key {k!r} is a {type(k).__name__}, not a string or integer")
+            check_plain(v, f"{where}.{k}")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_plain(v, f"{where}[{i}]")
+        return
+    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, not plain data")
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` (plain data) to ``path`` atomically: a temporary file, fsync, then rename."""
+    payload = {"kind": KIND, "format": FORMAT, **state}
+    check_plain(payload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write the checkpoint {path}: {exc.strerror or exc}") from None
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`; anything else is a ``RunError`` naming ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"checkpoint {path} not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunError(f"checkpoint {path} holds more than plain data (a pickled object?) and is refused; "
+                       f"sharpreg never loads checkpoints with weights_only=False ({first})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise RunError(f"checkpoint {path} is corrupt or truncated and cannot be read ({type(exc).__name__}: "
+                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'})") from None
+    if not isinstance(state, dict) or state.get("kind") != KIND:
+        raise RunError(f"checkpoint {path} is not a sharpreg checkpoint")
+    if state.get("format") != FORMAT:
+        raise RunError(f"checkpoint {path} has format {state.get('format')!r}; this sharpreg reads format {FORMAT}")
+    return state
+
+
+# -- random number generators -------------------------------------------------------------------
+def rng_state() -> dict[str, Any]:
+    """Global RNG states of torch (CPU and CUDA), numpy and Python, as plain data."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": _to_lists(random.getstate()),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    random.setstate(_to_tuples(state["python"]))
+
+
+def _to_lists(value: Any) -> Any:
+    return [_to_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _to_tuples(value: Any) -> Any:
+    return tuple(_to_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+# -- sharing ------------------------------------------------------------------------------------
+def save_safetensors(path: Path, model: torch.nn.Module, metadata: dict[str, str]) -> None:
+    """The model's weights (parameters and buffers) as safetensors, written atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,74 @@
+"""A tiny phantom recipe and helpers to train it in-process (seconds on a CPU)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+TINY = """
+schema_version = 1
+
+[meta]
+name = "tiny"
+
+[data]
+name = "phantom"
+classes = ["benign", "malignant"]
+per_class = 12
+native_size = 32
+image_size = 32
+
+[data.split]
+val = 0.25
+test = 0.25
+
+[model]
+name = "timm"
+arch = "test_resnet"
+
+[optimizer]
+name = "sgd"
+lr = 0.05
+
+[sharpness]
+name = "{rule}"
+
+[train]
+epochs = {epochs}
+batch_size = 4
+max_steps_per_epoch = 3
+device = "cpu"
+seed = 3
+scheduler = "cosine"
+warmup_epochs = 0.5
+
+[eval]
+bootstrap = 20
+"""
+
+
+def write_recipe(folder: Path, *, rule: str = "sam", epochs: int = 3, extra: str = "") -> Path:
+    path = folder / f"tiny-{rule}.toml"
+    path.write_text(TINY.format(rule=rule, epochs=epochs) + extra)
+    return path
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=120)
+
+
+def trainer(recipe_path: Path, out: Path, *, overrides: list[str] | None = None, resume: bool = False) -> Any:
+    from sharpreg.recipe import load_recipe
+    from sharpreg.runs import RunFolder
+    from sharpreg.training import Trainer
+
+    if resume:
+        folder = RunFolder.open(out)
+        recipe = load_recipe(folder.path / "resolved.toml")
+    else:
+        recipe = load_recipe(recipe_path, overrides or [])
+        folder = RunFolder.create(recipe, out=out)
+    return Trainer(recipe, folder, console=quiet(), progress=False, resume=resume)
