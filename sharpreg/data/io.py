@@ -99,19 +99,24 @@ def read_mask(paths: Sequence[str | Path]) -> np.ndarray:
 
 
 def lesion_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
-    """Square box (y0, y1, x0, x1) centred on the mask's bounding box, grown by ``margin`` of its
-    longer side on each side and clipped to the image; ``None`` when the mask is empty."""
+    """Box (y0, y1, x0, x1) around the mask's bounding box, grown by ``margin`` of its longer side on
+    each side and made square where the image allows (shifted inside, never cutting the lesion);
+    ``None`` when the mask is empty."""
     ys, xs = np.nonzero(mask)
     if ys.size == 0:
         return None
     h, w = mask.shape
-    cy, cx = (ys.min() + ys.max() + 1) / 2, (xs.min() + xs.max() + 1) / 2
-    side = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) * (1 + 2 * margin)
-    side = min(side, h, w)
-    y0 = int(round(min(max(cy - side / 2, 0), h - side)))
-    x0 = int(round(min(max(cx - side / 2, 0), w - side)))
-    s = int(round(side))
-    return y0, min(h, y0 + s), x0, min(w, x0 + s)
+    pad = margin * max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
+    lo = [ys.min() - pad, xs.min() - pad]
+    hi = [ys.max() + 1 + pad, xs.max() + 1 + pad]
+    side = max(hi[0] - lo[0], hi[1] - lo[1])
+    box: list[int] = []
+    for k, size in enumerate((h, w)):
+        extent = min(side, size)
+        centre = (lo[k] + hi[k]) / 2
+        start = min(max(centre - extent / 2, 0.0), size - extent)
+        box += [int(np.floor(start)), int(min(size, np.ceil(start + extent)))]
+    return box[0], box[1], box[2], box[3]
 
 
 def to_channels_first(a: np.ndarray) -> np.ndarray:
