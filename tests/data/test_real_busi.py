@@ -83,14 +83,16 @@ def test_merged_masks_and_lesion_crop(real_data: Path):
     ys, xs = np.nonzero(merged)
     assert y0 <= ys.min() and ys.max() < y1 and x0 <= xs.min() and xs.max() < x1
     dm = busi(real_data, crop="lesion", crop_margin=0.1, split={"method": "all"})
-    rec = next(r for r in dm._records("test") if r["id"] == "benign/benign (195).png")
+    rec = next(r for r in dm._records("test") if r["id"] == "benign/benign (1).png")
     from sharpreg.data.io import LoadImageFiled
 
     out = LoadImageFiled(["image"], crop_margin=0.1)(rec)
     assert "masks" not in out
+    y0, y1, x0, x1 = lesion_box(read_mask(rec["masks"]), 0.1)
     full = read_image(rec["image"])
-    assert out["image"].shape[1:] == (y1 - y0, x1 - x0)
-    assert (y1 - y0) * (x1 - x0) < full.shape[0] * full.shape[1]
+    assert out["image"].shape[1:] == (y1 - y0, x1 - x0) and y1 - y0 == x1 - x0  # square
+    assert (y1 - y0) * (x1 - x0) < full.shape[0] * full.shape[1] / 2
+    assert np.array_equal(out["image"][0], full[y0:y1, x0:x1, 0].astype(np.float32))
 
 
 def test_small_pipeline_runs(real_data: Path):
