@@ -112,10 +112,10 @@ def lesion_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | N
     side = max(hi[0] - lo[0], hi[1] - lo[1])
     box: list[int] = []
     for k, size in enumerate((h, w)):
-        extent = min(side, size)
+        extent = int(min(np.ceil(side), size))
         centre = (lo[k] + hi[k]) / 2
-        start = min(max(centre - extent / 2, 0.0), size - extent)
-        box += [int(np.floor(start)), int(min(size, np.ceil(start + extent)))]
+        start = int(min(max(np.floor(centre - extent / 2), 0), size - extent))
+        box += [start, start + extent]
     return box[0], box[1], box[2], box[3]
 
 
