@@ -123,6 +123,8 @@ def flatten(table: dict[str, Any], prefix: str = "", *, leaf_lists: bool = False
 
 def _slug(value: Any) -> str:
     text = str(value).lower()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        text = "m" + text[1:]  # -1.0 -> m1.0, distinct from 1.0
     return re.sub(r"[^a-z0-9.]+", "-", text).strip("-.") or "x"
 
 

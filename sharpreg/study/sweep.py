@@ -135,7 +135,7 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
     def call(act: Action) -> int:
         if act == "restart" and run_dir.exists():
             move_aside(run_dir)
-        cmd = command_factory(act, recipe, list(spec["overrides"]), run_dir)
+        cmd = command_factory("resume" if act == "resume" else "run", recipe, list(spec["overrides"]), run_dir)
         with log.open("a", encoding="utf-8") as fh:
             fh.write(f"$ {' '.join(cmd)}\n")
             fh.flush()
@@ -238,7 +238,7 @@ def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = No
         if options.executor == "local":
             _run_local(grid, todo, manifest, options, console, command_factory)
         else:
-            _run_submitit(grid, out, todo, manifest, options, console)
+            _run_submitit(grid, out, todo, manifest, options, console, command_factory)
     finally:
         session["seconds"] = round(time.perf_counter() - t0, 1)
         with manifest.lock:
@@ -315,7 +315,7 @@ def _run_local(grid: Grid, todo: list[Task], manifest: Manifest, options: SweepO
 
 
 def _run_submitit(grid: Grid, out: Path, todo: list[Task], manifest: Manifest, options: SweepOptions,
-                  console: Any) -> None:
+                  console: Any, command_factory: CommandFactory = run_command) -> None:
     try:
         import submitit
     except ImportError:
@@ -333,7 +333,7 @@ def _run_submitit(grid: Grid, out: Path, todo: list[Task], manifest: Manifest, o
     jobs = []
     with executor.batch():
         for t in todo:
-            jobs.append((t, executor.submit(execute_task, t.to_plain(grid.recipe, threads))))
+            jobs.append((t, executor.submit(execute_task, t.to_plain(grid.recipe, threads), command_factory)))
     for t, job in jobs:
         manifest.update(t.id, status="submitted", job_id=str(job.job_id))
     with _progress(console, options.progress) as progress:

@@ -1,0 +1,81 @@
+"""Grid files: parsing, expansion into runs, and clear errors with file:line and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from sharpreg.errors import RecipeError
+from sharpreg.study.grid import Combo, load_grid, toml_literal
+
+
+def test_grid_expands_to_the_cartesian_product_with_fixed_overrides(write_grid):
+    path = write_grid('[set]\n"train.epochs" = 2\n[grid]\n"sharpness.name" = ["none", "sam"]\n'
+                      'model.arch = ["resnet10t", "resnet18"]\n"train.seed" = [0, 1, 2]\n')
+    grid = load_grid(path)
+    assert len(grid.combos) == 12
+    ids = [c.id for c in grid.combos]
+    assert ids[0] == "none_resnet10t_seed0" and "sam_resnet18_seed2" in ids and len(set(ids)) == 12
+    sam = next(c for c in grid.combos if c.id == "sam_resnet18_seed1")
+    assert sam.overrides() == ['train.epochs=2', 'sharpness.name="sam"', 'model.arch="resnet18"', 'train.seed=1']
+    assert grid.epochs[sam.id] == 2
+    assert grid.name == "grid" and grid.config.baseline == "none"
+
+
+def test_variants_combine_with_the_grid_and_labels_name_them(write_grid):
+    path = write_grid('name = "v"\n[grid]\n"train.seed" = [0, 1]\n'
+                      '[[variants]]\n"sharpness.name" = "none"\n'
+                      '[[variants]]\nlabel = "asam-eta0"\nsharpness.name = "asam"\nsharpness.rho = 0.5\nsharpness.eta = 0.0\n')
+    grid = load_grid(path)
+    assert [c.id for c in grid.combos] == ["none_seed0", "none_seed1", "asam-eta0_seed0", "asam-eta0_seed1"]
+    assert grid.combos[2].values == {"sharpness.name": "asam", "sharpness.rho": 0.5, "sharpness.eta": 0.0, "train.seed": 0}
+    assert grid.name == "v"
+
+
+def test_toml_literals_round_trip():
+    assert toml_literal("sam") == '"sam"'
+    assert toml_literal(0.05) == "0.05"
+    assert toml_literal(True) == "true"
+    assert toml_literal(["benign", "malignant"]) in ('["benign", "malignant"]', '[\n    "benign",\n    "malignant",\n]')
+    assert Combo("x", {"data.classes": ["a"]}).overrides()[0].startswith("data.classes=")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('[grid]\n"train.seed" = 3\n', 'grid.train.seed: must be a non-empty list of values'),
+    ('[grid]\n"train.seed" = []\n', 'grid.train.seed: must be a non-empty list of values'),
+    ('[grid]\n"train.seed" = [0, 0]\n', 'grid.train.seed: repeats a value'),
+    ('workers = 0\n[grid]\n"train.seed" = [0]\n', 'workers: Input should be greater than or equal to 1'),
+    ('wokers = 2\n[grid]\n"train.seed" = [0]\n', 'wokers: unknown key'),
+    ('[slurm]\nparition = "gpu"\n[grid]\n"train.seed" = [0]\n', 'slurm.parition: unknown key; known keys: partition'),
+    ('name = "x"\n', 'neither a [grid] table nor [[variants]]'),
+    ('[grid]\n"train.seed" = [0]\n[[variants]]\n"train.seed" = 1\n', 'variant 1 sets train.seed, which the grid varies'),
+    ('[grid]\n"train.seed" = [0\n', 'TOML syntax error'),
+])
+def test_grid_mistakes_are_reported_with_file_line_and_key(write_grid, body, expected):
+    path = write_grid(body)
+    with pytest.raises(RecipeError) as err:
+        load_grid(path)
+    text = str(err.value)
+    assert expected in text
+    assert "grid.toml:" in text  # file:line
+
+
+def test_missing_base_recipe(write_grid, tmp_path):
+    path = write_grid('[grid]\n"train.seed" = [0]\n', recipe="nope.toml")
+    with pytest.raises(RecipeError, match=r"grid.toml:1 recipe: 'nope.toml' not found"):
+        load_grid(path)
+
+
+def test_duplicate_run_ids_are_refused(write_grid):
+    path = write_grid('[[variants]]\nlabel = "a"\n"sharpness.name" = "sam"\n[[variants]]\nlabel = "a"\n"sharpness.name" = "asam"\n')
+    with pytest.raises(RecipeError, match="two runs get the id 'a'"):
+        load_grid(path)
+
+
+def test_every_combination_is_validated_by_the_recipe_loader_before_anything_runs(write_grid):
+    path = write_grid('[grid]\n"sharpness.name" = ["none", "sma"]\n"sharpness.rho" = [0.05, -1.0]\n')
+    with pytest.raises(RecipeError) as err:
+        load_grid(path)
+    text = str(err.value)
+    assert "run sma_rho0.05" in text and "did you mean" in text  # unknown rule name, with a suggestion
+    assert "run none_rhom1.0" in text and "sharpness.rho: unknown key" in text  # 'none' has no rho
+    assert load_grid(path, validate_recipes=False).combos  # parsing alone succeeds
