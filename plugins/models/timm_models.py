@@ -2,8 +2,9 @@
 
 ``in_chans`` and ``num_classes`` come from the data set. Architectures built for a fixed input size
 (ViT, Swin, ...) get ``img_size`` (default: the data's image size). Pretrained weights load only
-from ``pretrained_file`` (.safetensors, or .pth/.bin read with ``weights_only=True``); timm adapts the
-first convolution to ``in_chans`` and drops a classifier of another size. Nothing is downloaded.
+from ``pretrained_file`` (.safetensors, or .pth/.bin read with ``weights_only=True``), strictly, except
+that a first convolution trained on another channel count is adapted (timm's ``adapt_input_conv``)
+and a classifier of another size stays freshly initialized. timm's hub is never consulted.
 """
 
 from __future__ import annotations
@@ -53,22 +54,85 @@ def build(params: TimmParams, inputs: ModelInputs) -> torch.nn.Module:
         kwargs["drop_path_rate"] = params.drop_path_rate
     if fixed_input_size(params.arch):
         kwargs["img_size"] = params.img_size or inputs.image_size
-    if params.pretrained_file is None:
-        return timm.create_model(params.arch, pretrained=False, **kwargs)
-    f = params.pretrained_file.expanduser()
+    if params.pretrained_file is not None and not params.pretrained_file.expanduser().is_file():
+        raise SharpregError(f"model.pretrained_file: {params.pretrained_file.expanduser()} does not exist "
+                            "(weights load only from a local file; nothing is downloaded)")
+    model = timm.create_model(params.arch, pretrained=False, **kwargs)
+    if params.pretrained_file is not None:
+        load_local_weights(model, params.pretrained_file.expanduser(), params.arch)
+    return model
+
+
+def read_state_dict(f: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a local weights file: safetensors, or a torch pickle read with ``weights_only=True``
+    (a training checkpoint's ``state_dict`` / ``model`` / ``state_dict_ema`` entry is unwrapped)."""
     if not f.is_file():
         raise SharpregError(f"model.pretrained_file: {f} does not exist (weights load only from a local "
                             "file; nothing is downloaded)")
-    # the overlay leaves timm no remote source: only the local file
-    overlay = {"file": str(f), "url": "", "hf_hub_id": None, "source": ""}
     try:
-        return timm.create_model(params.arch, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
-    except (RuntimeError, KeyError, ValueError, OSError, AssertionError) as err:
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise SharpregError(f"model.pretrained_file: {f} does not fit timm {params.arch!r}: {first}") from None
-    except Exception as err:  # e.g. a pickle with objects that weights_only refuses
-        raise SharpregError(f"model.pretrained_file: cannot load {f}: {type(err).__name__}: "
-                            f"{str(err).splitlines()[0][:300] if str(err) else ''}") from None
+        if f.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(f), device="cpu")
+        else:
+            sd = torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling refusals, truncated files, wrong formats
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+        raise SharpregError(f"model.pretrained_file: cannot load {f}: {type(err).__name__}: {first}") from None
+    for key in ("state_dict_ema", "model_ema", "state_dict", "model"):
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+            break
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise SharpregError(f"model.pretrained_file: {f} holds no state dict of tensors")
+    return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in sd.items()}
+
+
+def load_local_weights(model: torch.nn.Module, f: Path, arch: str) -> None:
+    """Load ``f`` into ``model`` strictly, with three adaptations only: a first convolution trained on
+    another channel count (timm's ``adapt_input_conv``, e.g. RGB summed into grey), a classifier of
+    another size (kept as initialized) and a ViT position embedding of another grid (resampled).
+    Any other missing, unexpected or misshapen tensor is an error."""
+    from timm.models import adapt_input_conv
+
+    sd = read_state_dict(f)
+    own = model.state_dict()
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    first = cfg.get("first_conv")
+    first = first[0] if isinstance(first, (list, tuple)) else first
+    heads = cfg.get("classifier") or ()
+    heads = (heads,) if isinstance(heads, str) else tuple(heads)
+    is_head = lambda k: any(k.startswith(h + ".") for h in heads)  # noqa: E731
+    missing = [k for k in own if k not in sd and not is_head(k)]
+    unexpected = [k for k in sd if k not in own]
+    out: dict[str, torch.Tensor] = {}
+    misshapen: list[str] = []
+    for k, v in own.items():
+        w = sd.get(k)
+        if w is None:
+            out[k] = v
+        elif w.shape == v.shape:
+            out[k] = w.to(v.dtype)
+        elif first and k == f"{first}.weight" and w.ndim == 4 and w.shape[0] == v.shape[0] and w.shape[2:] == v.shape[2:]:
+            out[k] = adapt_input_conv(v.shape[1], w).to(v.dtype)
+        elif is_head(k):
+            out[k] = v
+        elif k == "pos_embed" and w.ndim == 3 and hasattr(model, "patch_embed"):
+            from timm.layers import resample_abs_pos_embed
+
+            prefix = 0 if getattr(model, "no_embed_class", False) else getattr(model, "num_prefix_tokens", 1)
+            out[k] = resample_abs_pos_embed(w, new_size=list(model.patch_embed.grid_size),
+                                            num_prefix_tokens=prefix).to(v.dtype)
+        else:
+            misshapen.append(f"{k} {tuple(w.shape)} vs {tuple(v.shape)}")
+    problems = [f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+                f"shape {'; '.join(misshapen[:3])}" if misshapen else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        counts = f"({len(missing)} missing, {len(unexpected)} unexpected, {len(misshapen)} misshapen)"
+        raise SharpregError(f"model.pretrained_file: {f} does not fit timm {arch!r} {counts}: {'; '.join(problems)}")
+    model.load_state_dict(out, strict=True)
 
 
 @hookimpl
