@@ -42,26 +42,24 @@ class ASAM(BaseRule):
     def ascent(self, ctx: StepContext, k: int) -> None:
         p: ASAMParams = self.params
         g = ctx.ascent_grads()
-        ctx.clean_grad_norm()
+        ctx.clean_grad_norm()  # for the diagnostics, before g is scaled in place and released
         scoped = [i for i, w in enumerate(ctx.params) if p.scope == "all" or w.dim() >= 2]
-        plain = sorted(set(range(len(ctx.params))) - set(scoped))
         ps = [ctx.params[i] for i in scoped]
-        pp = [ctx.params[i] for i in plain]
-        # the parameters are scratch space until the final add of the backup
+        gs = [g[i] for i in scoped]
         if ps:
-            t = torch._foreach_abs([ctx.backup[i] for i in scoped])
-            torch._foreach_add_(t, p.eta)
-            torch._foreach_copy_(ps, [g[i] for i in scoped])
-            torch._foreach_mul_(ps, t)  # T g
-        if pp:
-            torch._foreach_copy_(pp, [g[i] for i in plain])  # T = 1
-        scale = ctx.rho / (ops.global_norm(ctx.params) + ctx.eps)  # rho / ‖T g‖
+            # T = |w| + eta, written into the (scoped) parameters as scratch space
+            if not ctx.at_backup:
+                torch._foreach_copy_(ps, [ctx.backup[i] for i in scoped])
+            torch._foreach_abs_(ps)
+            torch._foreach_add_(ps, p.eta)
+            torch._foreach_mul_(gs, ps)  # T g (g is released below, so it may be scaled in place)
+        norm = float(ops.global_norm(g))  # ‖T g‖ (T = 1 outside the scope)
         if ps:
-            torch._foreach_mul_(ps, t)  # T² g
-            del t
-        torch._foreach_mul_(ctx.params, scale.to(ctx.params[0].dtype))
-        ctx.perturbation_norm = ops.global_norm(ctx.params)
-        torch._foreach_add_(ctx.params, ctx.backup)
+            torch._foreach_mul_(gs, ps)  # T² g
+        scale = ctx.rho / (norm + ctx.eps)
+        ops.write_perturbation(ctx.params, ctx.backup, g, scale)
+        ctx.at_backup = False
+        ctx.perturbation_norm = scale * float(ops.global_norm(g))
         ctx.grads[0] = None
 
     def combine(self, ctx: StepContext) -> list[torch.Tensor]:

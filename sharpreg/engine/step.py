@@ -40,6 +40,10 @@ class StepOutput:
     skipped: bool = False
     passes: int = 1
     diagnostics: dict[str, float] = field(default_factory=dict)
+    """per step, without an extra pass: ``sharpness`` L(w+e) − L(w) (first perturbed pass),
+    ``grad_norm`` ‖g‖, ``perturbation_norm`` ‖e‖, ``cos_g_gp`` cos(g, g_p) (for rules that release g
+    before the perturbed pass, e.g. SAM and ASAM, cos(e, g_p): equal to cos(g, g_p) for SAM), ``rho``,
+    plus the rule's own"""
 
 
 class SharpnessStep:
@@ -243,7 +247,7 @@ class SharpnessStep:
             e_norm = ctx.perturbation_norm
             if e_norm is None:
                 e_norm = ops.global_norm(self.params)
-            ctx.cos_g_gp = ops.cosine(ops.dot(self.params, gp), torch.as_tensor(e_norm), gp_norm, ctx.eps)
+            ctx.cos_g_gp = ops.cosine(ops.dot(self.params, gp), torch.as_tensor(e_norm, dtype=gp_norm.dtype), gp_norm, ctx.eps)
             if ctx.n_passes > 2:
                 torch._foreach_add_(self.params, ctx.backup)
 
