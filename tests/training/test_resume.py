@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -55,7 +57,7 @@ def test_resume_after_ctrl_c_mid_epoch_equals_uninterrupted(reference, tmp_path:
 
     def stop_mid_epoch_2(epoch: int, step: int) -> None:
         if (epoch, step) == (1, 2):
-            t.stop.request()  # what the first Ctrl-C does
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: finish this step, save, say how to resume
 
     t.after_step = stop_mid_epoch_2
     with pytest.raises(TrainingInterrupted, match=r"epoch 2, step 2.*sharpreg resume"):

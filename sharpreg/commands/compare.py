@@ -1,0 +1,85 @@
+"""``sharpreg compare RUN...``: a table of finished runs (terminal, CSV, Markdown) and a comparison plot."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare finished runs: table (terminal, CSV, Markdown) and plot",
+                       description="Compare the test metrics (with bootstrap intervals) of finished runs. Runs that "
+                       "differ only in their seed are also pooled (mean ± std).")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run folders")
+    p.add_argument("--metrics", default=None, help="comma-separated metrics (default: auroc, balanced_accuracy, "
+                   "sensitivity, specificity, f1_macro, ece)")
+    p.add_argument("--csv", nargs="?", const="-", default=None, metavar="FILE", help="write CSV (to FILE, or stdout)")
+    p.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE",
+                   help="write a Markdown table (to FILE, or stdout)")
+    p.add_argument("--plot", type=Path, default=Path("comparison.png"), help="comparison plot (default: comparison.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
+    p.set_defaults(func=run)
+
+
+def _emit(text: str, target: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..errors import SharpregError
+    from ..evaluation.metrics import GAP_METRICS
+    from ..reporting import compare as cmp
+
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else list(cmp.DEFAULT_METRICS)
+    known = set(GAP_METRICS) | {"accuracy"}
+    runs = cmp.load_runs(args.runs)
+    for r in runs:
+        known |= set(r.get("test", {}))
+    bad = [m for m in metrics if m not in known]
+    if bad:
+        raise SharpregError(f"unknown metric {bad[0]!r}; the runs have: {', '.join(sorted(known))}")
+    table = cmp.rows(runs, metrics)
+    confidence = runs[0].get("ci", {}).get("confidence", 0.95)
+    if args.csv:
+        _emit(cmp.to_csv(table), args.csv)
+    if args.markdown:
+        _emit(cmp.to_markdown(table, metrics, confidence), args.markdown)
+    console = Console()
+    if not (args.csv == "-" or args.markdown == "-"):
+        t = Table(title=f"test set · {int(round(confidence * 100))} % bootstrap intervals in brackets", title_justify="left")
+        for c in cmp.ID_COLS:
+            t.add_column(c.replace("_", " "))
+        for m in metrics:
+            t.add_column(m, justify="right")
+        t.add_column("gap (acc.)", justify="right")
+        t.add_column("s", justify="right")
+        for row in table:
+            t.add_row(*[str(row.get(c, "")) for c in cmp.ID_COLS], *[cmp._cell(row, m) for m in metrics],
+                      f"{row['gap_accuracy']:+.3f}" if row.get("gap_accuracy") is not None else "n/a",
+                      f"{row['seconds']:.0f}" if row.get("seconds") is not None else "")
+        console.print(t)
+        pooled = cmp.groups(runs, metrics)
+        if pooled:
+            g = Table(title="runs differing only in the seed: mean ± std", title_justify="left")
+            for c in ("model", "rule", "runs"):
+                g.add_column(c)
+            for m in metrics:
+                g.add_column(m, justify="right")
+            for row in pooled:
+                g.add_row(str(row["model"]), str(row["rule"]), str(row["runs"]),
+                          *[f"{row[f'{m}_mean']:.3f} ± {row[f'{m}_std']:.3f}" if row.get(f"{m}_std") is not None else "n/a"
+                            for m in metrics])
+            console.print(g)
+    if not args.no_plot:
+        from ..reporting.plots import comparison
+
+        path = comparison(runs, metrics, args.plot, confidence=confidence)
+        Console(stderr=True).print(f"comparison plot: {path}")
+    return 0

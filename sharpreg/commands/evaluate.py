@@ -1,0 +1,51 @@
+"""``sharpreg evaluate RUN --data OTHER.toml``: score a trained model on another data set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import add_set_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a trained run on another data set",
+                       description="Evaluate the model of RUN on the data set described by OTHER.toml "
+                       "(schema_version and a [data] table). Every image is the test set unless [data.split] says "
+                       "otherwise; image size and channels follow the trained run; classes are matched by name. "
+                       "Writes RUN/evaluations/<name>/ (metrics.json, predictions.csv, plots).")
+    p.add_argument("run_dir", type=Path, metavar="RUN", help="run folder")
+    p.add_argument("--data", type=Path, required=True, metavar="OTHER.toml", help="data file: schema_version + [data]")
+    add_set_option(p)
+    p.add_argument("--checkpoint", choices=("best", "last", "safetensors"), default="best",
+                   help="weights to evaluate (default: best; falls back to model.safetensors)")
+    p.add_argument("--name", default=None, help="name of the evaluation folder (default: the data file's name)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None, help="default: the run's train.device")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..evaluation.crossdata import evaluate_on
+    from ..training.summary import HEADLINE, fmt
+
+    result = evaluate_on(args.run_dir, args.data, args.overrides, checkpoint=args.checkpoint, name=args.name,
+                         device=args.device)
+    conf = int(round(100 * result.recipe.eval.confidence))
+    mapping = ", ".join(f"{d}→{m}" if d != m else d for d, m in result.class_map.items())
+    t = Table(title=f"{args.run_dir} on {args.data} (n = {result.n}; classes {mapping})", title_justify="left")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column(f"{conf} % CI", justify="right")
+    pos = result.recipe.eval.positive_class
+    keys = [k for k in HEADLINE if k in result.metrics]
+    keys += [k for k in result.metrics if k.startswith(("sensitivity_", "specificity_")) and k.split("_", 1)[1] != pos]
+    for k in keys:
+        lo, hi = result.intervals.get(k) or [None, None]
+        t.add_row(k, fmt(result.metrics[k]), f"{fmt(lo)} – {fmt(hi)}" if lo is not None else "")
+    console = Console()
+    console.print(t)
+    console.print(f"written to {result.out}: metrics.json, predictions.csv, plots/confusion_matrix.png, plots/roc.png")
+    return 0

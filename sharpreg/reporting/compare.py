@@ -1,0 +1,113 @@
+"""Tables comparing finished runs (from their ``summary.json``): terminal, CSV and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import RunError
+
+DEFAULT_METRICS = ("auroc", "balanced_accuracy", "sensitivity", "specificity", "f1_macro", "ece")
+
+
+def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
+    """The summaries of ``paths`` (run folders), each with a ``label`` (the folder name, made unique)."""
+    runs = []
+    for p in paths:
+        file = Path(p) / "summary.json"
+        if not file.is_file():
+            hint = f"; resume it with `sharpreg resume {p}`" if (Path(p) / "checkpoints" / "last.pt").is_file() else ""
+            raise RunError(f"{p} has no summary.json: not a finished sharpreg run{hint}")
+        try:
+            summary = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunError(f"cannot read {file}: {exc}") from None
+        summary["label"] = Path(p).resolve().name
+        summary["path"] = str(p)
+        runs.append(summary)
+    seen: dict[str, int] = {}
+    for r in runs:
+        n = seen[r["label"]] = seen.get(r["label"], 0) + 1
+        if n > 1:
+            r["label"] = f"{r['label']} ({n})"
+    return runs
+
+
+def rows(runs: list[dict[str, Any]], metrics: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    """One flat row per run: identity, each metric with its interval, gap, cost."""
+    out = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run": r["label"], "recipe": r.get("recipe"), "dataset": r.get("dataset"), "model": r.get("arch") or r.get("model"),
+            "optimizer": r.get("optimizer"), "rule": r.get("rule"), "seed": r.get("seed"), "best_epoch": r.get("best_epoch"),
+            "test_n": r.get("test_n"),
+        }
+        for m in metrics:
+            lo, hi = (r.get("test_ci", {}).get(m) or [None, None])
+            row[m] = r.get("test", {}).get(m)
+            row[f"{m}_low"], row[f"{m}_high"] = lo, hi
+        row["gap_accuracy"] = r.get("generalization_gap", {}).get("accuracy")
+        row["passes_per_step"] = r.get("passes_per_step")
+        row["seconds"] = r.get("seconds")
+        out.append(row)
+    return out
+
+
+def groups(runs: list[dict[str, Any]], metrics: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    """Runs that differ only in the seed, pooled: mean and sample std of each metric (groups of >= 2)."""
+    pooled: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        key = (r.get("recipe"), r.get("dataset"), r.get("arch") or r.get("model"), r.get("optimizer"), r.get("rule"))
+        pooled.setdefault(key, []).append(r)
+    out = []
+    for key, members in pooled.items():
+        if len(members) < 2:
+            continue
+        row: dict[str, Any] = {"recipe": key[0], "dataset": key[1], "model": key[2], "optimizer": key[3], "rule": key[4],
+                               "runs": len(members), "seeds": sorted({m.get("seed") for m in members}, key=str)}
+        for m in metrics:
+            vals = np.array([x.get("test", {}).get(m) for x in members], dtype=float)
+            vals = vals[np.isfinite(vals)]
+            row[f"{m}_mean"] = float(vals.mean()) if len(vals) else None
+            row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else None
+        out.append(row)
+    return out
+
+
+def _cell(row: dict[str, Any], m: str) -> str:
+    v = row.get(m)
+    if v is None:
+        return "n/a"
+    lo, hi = row.get(f"{m}_low"), row.get(f"{m}_high")
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else f"{v:.3f}"
+
+
+ID_COLS = ("run", "model", "rule", "seed", "best_epoch")
+
+
+def to_csv(table: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if table:
+        w = csv.DictWriter(buf, list(table[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in table)
+    return buf.getvalue()
+
+
+def to_markdown(table: list[dict[str, Any]], metrics: list[str] | tuple[str, ...], confidence: float = 0.95) -> str:
+    head = [*ID_COLS, *metrics, "gap (acc.)", "s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(ID_COLS) + ["--:"] * (len(metrics) + 2)) + "|"]
+    for row in table:
+        cells = [str(row.get(c, "")) for c in ID_COLS] + [_cell(row, m) for m in metrics]
+        cells += [f"{row['gap_accuracy']:+.3f}" if row.get("gap_accuracy") is not None else "n/a",
+                  f"{row['seconds']:.0f}" if row.get("seconds") is not None else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Test-set metrics with {int(round(confidence * 100))} % percentile-bootstrap intervals in brackets; "
+                 "gap = train minus test accuracy of the selected model.")
+    return "\n".join(lines) + "\n"

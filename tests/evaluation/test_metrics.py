@@ -1,0 +1,79 @@
+"""Metrics against values computed by hand on small fixed predictions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sharpreg.evaluation.bootstrap import bootstrap_intervals
+from sharpreg.evaluation.metrics import compute_metrics, generalization_gap, summarize_steps
+
+BIN = ["benign", "malignant"]
+# malignant probabilities; arg-max predictions [0, 1, 0, 1, 0, 1]: TP 2, FN 1, FP 1, TN 2
+P_MAL = np.array([0.1, 0.65, 0.3, 0.85, 0.45, 0.95])
+Y_BIN = np.array([0, 0, 0, 1, 1, 1])
+PROBS_BIN = np.stack([1 - P_MAL, P_MAL], axis=1)
+
+
+def test_binary_metrics_by_hand() -> None:
+    m = compute_metrics(Y_BIN, PROBS_BIN, BIN, calibration_bins=5)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["sensitivity"] == m["sensitivity_malignant"] == pytest.approx(2 / 3)
+    assert m["specificity"] == m["specificity_malignant"] == pytest.approx(2 / 3)
+    assert m["sensitivity_benign"] == pytest.approx(2 / 3)
+    assert m["balanced_accuracy"] == pytest.approx(2 / 3)
+    assert m["f1_macro"] == pytest.approx(2 / 3)  # each class: 2 TP / (2 TP + 1 FP + 1 FN)
+    assert m["auroc"] == pytest.approx(8 / 9)  # 8 of the 9 (malignant, benign) pairs ranked right
+    # confidences .9 .65 .7 .85 .55 .95, correct 1 0 1 1 0 1; bins of 0.2:
+    # (0.4, 0.6]: |0 - .55| * 1/6; (0.6, 0.8]: |.5 - .675| * 2/6; (0.8, 1]: |1 - .9| * 3/6
+    assert m["ece"] == pytest.approx(0.55 / 6 + 0.175 * 2 / 6 + 0.1 * 3 / 6, abs=1e-6)
+    keys = list(m)
+    assert keys.index("sensitivity_malignant") < keys.index("sensitivity_benign")  # the positive class first
+
+
+def test_multiclass_metrics_by_hand() -> None:
+    probs = np.array([[.7, .2, .1], [.2, .6, .2], [.1, .3, .6], [.5, .4, .1], [.3, .3, .4], [.2, .1, .7]])
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    m = compute_metrics(labels, probs, ["a", "b", "c"], positive_class="malignant")
+    # one-vs-rest AUROC: a 1.0; b (4 + 2.5) / 8 (one tie counts half); c 1.0
+    assert m["auroc"] == pytest.approx((1 + 6.5 / 8 + 1) / 3)
+    assert m["accuracy"] == pytest.approx(5 / 6)  # case 5 (b) predicted c
+    assert m["balanced_accuracy"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert m["sensitivity_b"] == pytest.approx(0.5)
+    # no "malignant": the last class is the positive one; c has 1 false positive among 4 negatives
+    assert m["sensitivity"] == pytest.approx(1.0) and m["specificity"] == pytest.approx(0.75)
+
+
+def test_auroc_is_nan_with_one_class_present() -> None:
+    m = compute_metrics(np.array([1, 1, 1]), np.array([[.2, .8], [.6, .4], [.3, .7]]), BIN)
+    assert math.isnan(m["auroc"]) and math.isnan(m["specificity"])
+    assert m["sensitivity"] == pytest.approx(2 / 3)
+
+
+def test_bootstrap_matches_an_independent_resampling() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 40)
+    p = np.clip(y * 0.3 + rng.uniform(0, 0.7, 40), 0, 1)
+    probs = np.stack([1 - p, p], axis=1)
+    ci = bootstrap_intervals(y, probs, BIN, resamples=100, confidence=0.9, seed=7)
+    draw = np.random.default_rng(7)
+    acc = []
+    for _ in range(100):
+        idx = draw.integers(0, 40, 40)
+        acc.append(np.mean((probs[idx].argmax(1)) == y[idx]))
+    assert ci["accuracy"] == pytest.approx(list(np.quantile(acc, [0.05, 0.95])))
+    point = compute_metrics(y, probs, BIN)
+    for k in ("accuracy", "auroc", "balanced_accuracy"):
+        assert ci[k][0] <= point[k] <= ci[k][1]
+    assert ci == bootstrap_intervals(y, probs, BIN, resamples=100, confidence=0.9, seed=7)  # seeded
+    assert bootstrap_intervals(y, probs, BIN, resamples=0) == {}
+
+
+def test_generalization_gap_and_step_summaries() -> None:
+    gap = generalization_gap({"accuracy": 0.9, "auroc": 0.95, "loss": 0.2, "ece": float("nan")},
+                             {"accuracy": 0.7, "auroc": 0.8, "loss": 0.5, "ece": 0.1})
+    assert gap == pytest.approx({"accuracy": 0.2, "auroc": 0.15, "loss": -0.3})
+    s = summarize_steps({"sharpness": [0.1, 0.3, float("nan")], "rho": [0.05, 0.05]})
+    assert s == pytest.approx({"sharpness": 0.2, "sharpness_std": 0.1, "sharpness_max": 0.3, "rho": 0.05})
