@@ -66,7 +66,7 @@ def data_recipe(trained: Recipe, trained_raw: RawRecipe, other_path: Path, overr
             issues.append(other.issue(("data", key), f"is {data[key]!r} but the model was trained with {key} = {want!r}; "
                                                      "preprocessing follows the trained run: remove this key"))
     if issues:
-        raise RecipeError(issues)
+        raise RecipeError(sorted(issues, key=lambda i: i.line or 0))
     data = dict(data) | {k: getattr(trained.data.params, k) for k in FIXED}
     split = dict(data.get("split") or {})
     split.setdefault("method", "all")

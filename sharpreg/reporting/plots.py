@@ -196,7 +196,9 @@ def comparison(runs: Sequence[dict[str, Any]], metrics: Sequence[str], path: Pat
         vals = np.array([np.nan if r["test"].get(m) is None else r["test"][m] for r in runs], dtype=float)
         lo = np.array([(r.get("test_ci", {}).get(m) or [None, None])[0] for r in runs], dtype=float)
         hi = np.array([(r.get("test_ci", {}).get(m) or [None, None])[1] for r in runs], dtype=float)
-        err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
+        # a bootstrap interval need not contain the estimate (e.g. ECE is biased upwards): clip at 0
+        err = np.vstack([np.where(np.isfinite(lo), np.maximum(vals - lo, 0), 0),
+                         np.where(np.isfinite(hi), np.maximum(hi - vals, 0), 0)])
         ax.barh(ys, np.nan_to_num(vals), color=colors, alpha=0.85, height=0.6)
         ax.errorbar(vals, ys, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
         for y, v in zip(ys, vals):
