@@ -29,7 +29,7 @@ def test_rgb_input_and_dropout_reach_densenet():
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(set(BUILDERS) - {"DenseNet121", "ResNet18"}))
 def test_other_networks_build(arch):
-    assert build(MonaiParams(arch=arch), ModelInputs(1, 2, 32))(torch.randn(1, 1, 32, 32)).shape == (1, 2)
+    assert build(MonaiParams(arch=arch), ModelInputs(1, 2, 32))(torch.randn(2, 1, 32, 32)).shape == (2, 2)
 
 
 def test_unknown_network_is_rejected_by_the_params():
