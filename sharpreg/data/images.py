@@ -58,14 +58,30 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class _CachedImages(CacheDataset):
+class _Reseeded:
+    """Mix-in: with ``aug_seed`` set, item ``i`` is augmented with a random state drawn from
+    (seed, epoch, i) alone, so batches do not depend on the order, the worker processes or resuming."""
+
+    aug_seed: int | None = None
+    epoch: int = 0
+    transform: Any
+
+    def _reseed(self, index: Any) -> None:
+        if self.aug_seed is not None and isinstance(index, (int, np.integer)):
+            state = np.random.SeedSequence([self.aug_seed, self.epoch, int(index)]).generate_state(1)[0]
+            self.transform.set_random_state(seed=int(state))
+
+
+class _CachedImages(_Reseeded, CacheDataset):
     def __getitem__(self, index: Any) -> Any:
+        self._reseed(index)
         with one_thread():
             return super().__getitem__(index)
 
 
-class _Images(MonaiDataset):
+class _Images(_Reseeded, MonaiDataset):
     def __getitem__(self, index: Any) -> Any:
+        self._reseed(index)
         with one_thread():
             return super().__getitem__(index)
 
@@ -101,7 +117,6 @@ class ImageDataModule(DataModule):
         self.notes: list[str] = []
         self._datasets: dict[tuple[Split, bool], Dataset] = {}
         self._ready = False
-        self._train_chain: mt.Compose | None = None
         self._epoch = 0
 
     # -- what a subclass supplies ------------------------------------------------------------
@@ -285,9 +300,6 @@ class ImageDataModule(DataModule):
             pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans)
             aug = tf.augmentation(self.params.augment) if augment else []
             chain = mt.Compose([*pre, *aug])
-            if augment:
-                self._train_chain = chain
-                self.set_epoch(self._epoch)
             records = self._records(split)
             try:
                 if self.params.cache == "memory":
@@ -296,6 +308,8 @@ class ImageDataModule(DataModule):
                                                     num_workers=min(4, os.cpu_count() or 1), copy_cache=True)
                 else:
                     ds = _Images(records, transform=chain)
+                if augment:
+                    ds.aug_seed, ds.epoch = self.context.seed, self._epoch  # type: ignore[attr-defined]
             except Exception as err:
                 found = find_data_error(err)
                 if found is not None:
@@ -305,10 +319,12 @@ class ImageDataModule(DataModule):
         return self._datasets[key]
 
     def set_epoch(self, epoch: int) -> None:
-        """Reseed the augmentation so epoch ``epoch`` draws the same transforms on every resume."""
+        """Epoch ``epoch``'s augmentation: item i of it draws the same transforms on every run, resume
+        and worker layout (its random state comes from (train seed, epoch, i))."""
         self._epoch = epoch
-        if self._train_chain is not None:
-            self._train_chain.set_random_state(seed=(self.context.seed * 100_003 + epoch) % (2**32))
+        for ds in self._datasets.values():
+            if getattr(ds, "aug_seed", None) is not None:
+                ds.epoch = epoch  # type: ignore[attr-defined]
 
     def summary(self, *, images: bool = False) -> dict[str, Any]:
         """Counts per class and split, image sizes, duplicate groups and where they went; with

@@ -64,3 +64,25 @@ def test_zoom_in_by_two_magnifies_the_centre():
     z = Fixed(0.0, 2.0)({"image": x})["image"]
     assert z[0, 2:6, 2:6].min() > 0.2 and z[0, 0, 0] == 0  # the square now covers the central 4x4
     assert float(z.sum()) == pytest.approx(4 * float(x.sum()), rel=0.3)
+
+
+def test_augmentation_depends_only_on_seed_epoch_and_item(ctx):
+    """Reading items in another order (shuffling, worker processes) gives the same images."""
+    dm = phantom(ctx, 5)
+    dm.set_epoch(2)
+    ds = dm.dataset("train")
+    forward = [ds[i]["image"] for i in range(len(ds))]
+    backward = [ds[i]["image"] for i in reversed(range(len(ds)))][::-1]
+    assert all(torch.equal(a, b) for a, b in zip(forward, backward))
+    assert not all(torch.equal(forward[0], f) for f in forward[1:])  # items differ from each other
+
+
+def test_augmentation_is_the_same_with_worker_processes(ctx):
+    from torch.utils.data import DataLoader
+
+    dm = phantom(ctx, 6)
+    dm.set_epoch(1)
+    ds = dm.dataset("train")
+    alone = torch.cat([b["image"] for b in DataLoader(ds, batch_size=4)])
+    workers = torch.cat([b["image"] for b in DataLoader(ds, batch_size=4, num_workers=2)])
+    assert torch.equal(alone, workers)
