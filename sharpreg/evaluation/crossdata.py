@@ -189,5 +189,5 @@ def evaluate_on(run_path: Path, other_path: Path, overrides: list[str] | None = 
     title = f"{trained.name} on {Path(other_path).stem}"
     plots.confusion_matrix(labels, pred.probs, classes, out / "plots" / "confusion_matrix.png", title=title)
     plots.roc(labels, pred.probs, classes, out / "plots" / "roc.png", positive_class=ev.positive_class,
-              auroc_ci=intervals.get("auroc"), title=title)
+              auroc_ci=intervals.get("auroc"), confidence=ev.confidence, title=title)
     return CrossEvaluation(recipe, out, metrics, intervals, class_map, len(labels))

@@ -99,7 +99,7 @@ def confusion_matrix(labels: np.ndarray, probs: np.ndarray, class_names: list[st
 
 def roc(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Path, *,
         positive_class: str | None = None, auroc_ci: Sequence[float | None] | None = None,
-        title: str = "test set") -> Path:
+        confidence: float = 0.95, title: str = "test set") -> Path:
     """Binary: the ROC of the positive class with its AUROC (and interval) and the operating point of the
     arg-max decision. More classes: one curve per class (one-vs-rest)."""
     labels = np.asarray(labels)
@@ -122,7 +122,7 @@ def roc(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Pat
         auc = skm.roc_auc_score(y, probs[:, c])
         label = f"{name} vs rest  AUROC {auc:.3f}" if k > 2 else f"{name}  AUROC {auc:.3f}"
         if k == 2 and auroc_ci and auroc_ci[0] is not None:
-            label += f"\n(95 % CI {auroc_ci[0]:.3f}–{auroc_ci[1]:.3f})"
+            label += f"\n({int(round(confidence * 100))} % CI {auroc_ci[0]:.3f}–{auroc_ci[1]:.3f})"
         line, = ax.plot(fpr, tpr, lw=2, label=label)
         sens = float(((pred == c) & (y == 1)).sum() / y.sum())
         spec = float(((pred != c) & (y == 0)).sum() / (1 - y).sum())

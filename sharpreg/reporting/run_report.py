@@ -36,5 +36,6 @@ def draw_run_plots(run_path: Path) -> list[Path]:
                                                   title=f"{name}, test set"))
             written.append(plots.roc(pred.labels, pred.probs, classes, out / "roc.png",
                                      positive_class=summary.get("positive_class"),
-                                     auroc_ci=summary.get("test_ci", {}).get("auroc"), title=name))
+                                     auroc_ci=summary.get("test_ci", {}).get("auroc"),
+                                     confidence=summary.get("ci", {}).get("confidence", 0.95), title=name))
     return written

@@ -72,7 +72,8 @@ class EpochState:
     @classmethod
     def from_plain(cls, d: dict[str, Any]) -> EpochState:
         return cls(steps=int(d["steps"]), seen=int(d["seen"]), loss_sum=float(d["loss_sum"]), skipped=int(d["skipped"]),
-                   passes=int(d["passes"]), seconds=float(d["seconds"]), probs=list(d["probs"]), labels=list(d["labels"]),
+                   passes=int(d["passes"]), seconds=float(d["seconds"]), probs=[t.cpu() for t in d["probs"]],
+                   labels=[t.cpu() for t in d["labels"]],
                    diag={k: list(v) for k, v in d["diag"].items()})
 
 
@@ -193,7 +194,9 @@ class Trainer:
                 self._save_last()  # epoch 0: a run killed in its first epoch can resume too
             log.info("run %s: %s on %s%s", self.run.path, self.recipe.name, self.device,
                      f" (resumed at epoch {self.epoch + 1}, step {self.partial.steps if self.partial else 0})" if self.resuming else "")
-            self.run.event("resume" if self.resuming else "start", epoch=self.epoch, epochs=self.cfg.epochs)
+            self.run.event("resume" if self.resuming else "start", epoch=self.epoch, epochs=self.cfg.epochs,
+                           step=self.partial.steps if self.partial else 0, session=self.sessions,
+                           device=str(self.device), torch_threads=torch.get_num_threads())
             trackers = Trackers(list(self.cfg.loggers), self.run.path, self.recipe.name)
             trackers.log_params(self.recipe.resolved())
             start = time.perf_counter()

@@ -116,3 +116,46 @@ def test_learning_rate_schedules() -> None:
     s = cfg(scheduler="step", step_epochs=2, step_gamma=0.5)
     assert [lr_factor(s, k, 100, 10, 1.0) for k in (0, 19, 20, 45)] == pytest.approx([1, 1, 0.5, 0.25])
     assert lr_factor(cfg(), 57, 100, 10, 1.0) == 1.0
+
+
+@pytest.mark.slow
+def test_model_selection_and_early_stopping(tmp_path: Path) -> None:
+    recipe = write_recipe(tmp_path, rule="none", epochs=6, extra="")
+    t = trainer(recipe, tmp_path / "run", overrides=["train.patience=2", "train.monitor='auroc'"])
+    t.setup()
+    real = t.evaluate
+    scripted = iter([0.6, 0.7, 0.65, 0.66, 0.9, 0.9])
+
+    def evaluate(split: str) -> dict[str, float]:
+        out = real(split)
+        return out | {"auroc": next(scripted)} if split == "val" else out
+
+    t.evaluate = evaluate  # type: ignore[method-assign]
+    summary = t.fit()
+    assert summary["epochs_run"] == 4 and summary["stopped_early"] is True  # no gain in epochs 3 and 4
+    assert summary["best_epoch"] == 2 and summary["best_val"] == pytest.approx(0.7)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_mlflow_tracker_gets_params_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.machinery
+    import sys
+    import types
+
+    calls: dict[str, list] = {"params": [], "metrics": [], "end": []}
+    fake = types.ModuleType("mlflow")
+    fake.__spec__ = importlib.machinery.ModuleSpec("mlflow", None)
+    fake.start_run = lambda **kw: calls.setdefault("start", []).append(kw)
+    fake.log_params = lambda p: calls["params"].append(p)
+    fake.log_metrics = lambda m, step: calls["metrics"].append((step, m))
+    fake.log_artifact = lambda p: calls.setdefault("artifacts", []).append(p)
+    fake.log_artifacts = lambda p, artifact_path=None: calls.setdefault("artifacts", []).append(p)
+    fake.end_run = lambda: calls["end"].append(True)
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    recipe = write_recipe(tmp_path, rule="none", epochs=1)
+    trainer(recipe, tmp_path / "run", overrides=['train.loggers=["mlflow"]']).fit()
+    params = {k: v for batch in calls["params"] for k, v in batch.items()}
+    assert params["optimizer.lr"] == 0.05 and params["sharpness.name"] == "none"
+    assert calls["metrics"][0][0] == 1 and "val_auroc" in calls["metrics"][0][1]
+    assert calls["end"] == [True] and any(str(p).endswith("summary.json") for p in calls["artifacts"])
