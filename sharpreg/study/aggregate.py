@@ -127,10 +127,13 @@ def collect(sweep_dir: Path) -> tuple[list[RunRecord], dict[str, Any]]:
         values = dict(planned.get(d.name, {}).get("values", {}))
         raw.append((d.name, summary, values, _read_json(d / "sharpness.json")))
     varying = _varying_keys([v for _, _, v, _ in raw])
+    rules = {rid: str(values.get("sharpness.name", summary.get("rule", "?"))) for rid, summary, values, _ in raw}
+    # a rule's parameters enter its label only where runs of that rule differ in them
+    per_rule = {rule: _varying_keys([v for rid, _, v, _ in raw if rules[rid] == rule]) for rule in set(rules.values())}
     records = []
     for rid, summary, values, sharp in raw:
-        rule = str(values.get("sharpness.name", summary.get("rule", "?")))
-        extra_m = [k for k in varying if k.startswith("sharpness.") and k != "sharpness.name" and k in values]
+        rule = rules[rid]
+        extra_m = [k for k in per_rule[rule] if k.startswith("sharpness.") and k != "sharpness.name" and k in values]
         method = rule + _suffix(extra_m, values)
         arch = summary.get("arch") or summary.get("model") or "?"
         extra_a = [k for k in varying if k.startswith("model.") and k not in ("model.arch", "model.name") and k in values]

@@ -131,3 +131,15 @@ def test_report_of_an_empty_folder_is_a_clear_error(tmp_path):
     (tmp_path / "runs").mkdir()
     with pytest.raises(RunError, match="no finished run yet"):
         write_report(tmp_path)
+
+
+def test_rule_parameters_label_a_method_only_where_its_runs_differ(tmp_path):
+    make_sweep(tmp_path, {"none": [0.7], "sam": [0.8, 0.8], "asam": [0.9]})
+    manifest = json.loads((tmp_path / "sweep.json").read_text())
+    runs = manifest["runs"]
+    runs["sam_netA_seed1"]["values"] |= {"sharpness.rho": 0.1, "train.seed": 0}
+    runs["sam_netA_seed0"]["values"]["sharpness.rho"] = 0.05
+    runs["asam_netA_seed0"]["values"] |= {"sharpness.rho": 0.5, "sharpness.eta": 0.01}
+    (tmp_path / "sweep.json").write_text(json.dumps(manifest))
+    records, _ = collect(tmp_path)
+    assert {r.method for r in records} == {"none", "sam (rho=0.05)", "sam (rho=0.1)", "asam"}
