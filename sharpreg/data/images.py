@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from monai import transforms as mt
-from monai.data import CacheDataset
+from monai.data import CacheDataset, get_track_meta, set_track_meta
 from monai.data import Dataset as MonaiDataset
 from torch.utils.data import Dataset
 
@@ -48,14 +48,17 @@ class _UnionFind:
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run torch ops on one intra-op thread: per-image transforms are too small to share, and on a
-    busy CPU the thread hand-off costs 10-100x the work (measured: 60 ms vs 1 ms per 256 px rotation)."""
-    before = torch.get_num_threads()
+    """Per-image transforms: torch ops on one intra-op thread (images are too small to share, and
+    on a busy CPU the thread hand-off costs 10-100x the work: measured 60 ms vs 1 ms per 256 px
+    rotation), and no MONAI metadata tracking (plain tensors in, plain tensors out)."""
+    before, tracking = torch.get_num_threads(), get_track_meta()
     torch.set_num_threads(1)
+    set_track_meta(False)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        set_track_meta(tracking)
 
 
 class _Reseeded:
@@ -67,9 +70,15 @@ class _Reseeded:
     transform: Any
 
     def _reseed(self, index: Any) -> None:
-        if self.aug_seed is not None and isinstance(index, (int, np.integer)):
-            state = np.random.SeedSequence([self.aug_seed, self.epoch, int(index)]).generate_state(1)[0]
-            self.transform.set_random_state(seed=int(state))
+        if self.aug_seed is None or not isinstance(index, (int, np.integer)):
+            return
+        rs = self.__dict__.get("_rs")
+        if rs is None:  # one generator shared by the chain's random transforms, reseeded per item
+            rs = self.__dict__["_rs"] = np.random.RandomState(0)
+            for t in getattr(self.transform, "transforms", [self.transform]):
+                if isinstance(t, mt.Randomizable):
+                    t.set_random_state(state=rs)  # dictionary transforms pass it to their inner ones
+        rs.seed(np.random.SeedSequence([self.aug_seed, self.epoch, int(index)]).generate_state(4))
 
 
 class _CachedImages(_Reseeded, CacheDataset):
