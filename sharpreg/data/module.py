@@ -90,10 +90,14 @@ class DataModule(ABC):
     def split_record(self) -> dict[str, Any]:
         """JSON-serializable record of the split (written as ``split.json``)."""
 
-    def summary(self) -> dict[str, Any]:
-        """Counts per class and split, for ``sharpreg data summary``."""
+    def summary(self, *, images: bool = False) -> dict[str, Any]:
+        """Counts per class and split, for ``sharpreg data summary`` (with ``images``, every image's
+        name under its split)."""
         rec = self.split_record()
-        return {"classes": self.class_names, "counts": rec.get("counts", {})}
+        out = {"classes": self.class_names, "counts": rec.get("counts", {})}
+        if images:
+            out["images"] = rec.get("splits", {})
+        return out
 
     def labels(self, split: Split) -> np.ndarray:
         """Labels of one split, in data-set order (used for class weights)."""
