@@ -200,3 +200,16 @@ def test_corrupt_image_found_when_loading_is_a_data_error(tmp_path, ctx):
     (tmp_path / "benign" / "benign (2).png").write_text("gone bad")
     with pytest.raises(DataError, match=r"benign \(2\)\.png"):
         dm.dataset("test")
+
+
+def test_dicom_without_reader_says_what_to_install(tmp_path, ctx):
+    try:
+        import pydicom  # noqa: F401
+    except ImportError:
+        for cls in "ab":
+            save_png(tmp_path / cls / "0.png", pattern(1 if cls == "a" else 2))
+        (tmp_path / "a" / "scan.dcm").write_bytes(b"\0" * 200)
+        with pytest.raises(DataError, match=r"scan.dcm is a DICOM file: install .*sharpreg\[dicom\]"):
+            folder(tmp_path, ctx).setup()
+    else:
+        pytest.skip("pydicom is installed here")
