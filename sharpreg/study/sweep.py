@@ -139,7 +139,9 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
         with log.open("a", encoding="utf-8") as fh:
             fh.write(f"$ {' '.join(cmd)}\n")
             fh.flush()
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=child_env(int(spec["threads"])))
+            # own process group: a terminal's Ctrl-C reaches only the sweep, which forwards it once
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=child_env(int(spec["threads"])),
+                                    start_new_session=True)
             if started:
                 started(proc)
             return proc.wait()
@@ -232,6 +234,7 @@ def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = No
     manifest, tasks = prepare(grid, out)
     todo = [t for t in tasks if t.action != "skip"]
     t0 = time.perf_counter()
+    restore = _terminate_as_interrupt()
     session = {"started": _now(), "executor": options.executor, "workers": options.workers,
                "threads": options.threads, "runs": len(todo)}
     try:
@@ -240,12 +243,25 @@ def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = No
         else:
             _run_submitit(grid, out, todo, manifest, options, console, command_factory)
     finally:
+        restore()
         session["seconds"] = round(time.perf_counter() - t0, 1)
         with manifest.lock:
             manifest.data["wall_seconds"] = round(float(manifest.data.get("wall_seconds", 0.0)) + session["seconds"], 1)
             manifest.data["sessions"].append(session)
             manifest.save()
     return manifest
+
+
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a scheduler's or `kill`'s stop) ends the sweep as Ctrl-C does; returns the restorer."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _record(manifest: Manifest, task: Task, result: dict[str, Any]) -> None:
