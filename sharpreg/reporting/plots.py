@@ -35,6 +35,18 @@ def _series(rows: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.nd
     return np.asarray(xs), np.asarray(ys, dtype=float)
 
 
+def _tidy_y(ax: plt.Axes, y: np.ndarray) -> None:
+    """No offset notation; a flat series gets a ±10 % window instead of a zoom into rounding noise."""
+    ax.ticklabel_format(axis="y", useOffset=False)
+    finite = y[np.isfinite(y)] if len(y) else y
+    if len(finite):
+        lo, hi = float(finite.min()), float(finite.max())
+        mid = (lo + hi) / 2
+        if hi - lo <= 1e-6 * max(abs(mid), 1e-12):
+            pad = 0.1 * abs(mid) if mid else 1.0
+            ax.set_ylim(mid - pad, mid + pad)
+
+
 def _pretty(metric: str) -> str:
     return {"auroc": "AUROC", "ece": "ECE", "f1_macro": "macro F1", "loss": "loss",
             "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
@@ -64,6 +76,7 @@ def learning_curves(rows: Sequence[dict[str, Any]], path: Path, *, monitor: str 
     axes[2].set_title("learning rate (end of epoch)")
     axes[2].set_xlabel("epoch")
     axes[2].ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    _tidy_y(axes[2], y)
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
@@ -165,19 +178,20 @@ def sharpness(rows: Sequence[dict[str, Any]], path: Path, *, rule: str = "", tit
         xm, mx = _series(rows, f"{key}_max")
         if len(xm):
             ax.plot(xm, mx, color="#9467bd", ls=":", lw=1, label="max over steps")
+        _tidy_y(ax, y)
         if key == "diag_cos_g_gp":
             ax.set_ylim(min(0.0, float(np.nanmin(y)) - 0.05), 1.02)
         ax.set_title(label)
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if key in ("diag_sharpness", "diag_grad_norm"):
-            ax.legend(fontsize=7, loc="best")
+    handles, names = axes[0][0].get_legend_handles_labels()
     if rule in ("", "none") and len(panels) == 1:
         axes[0][0].text(0.02, 0.02, "rule 'none': one pass per step, no perturbation", transform=axes[0][0].transAxes,
                         fontsize=8, color="grey")
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.legend(handles, names, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return _save(fig, path)
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import DataLoader
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
+from torch.utils.data import DataLoader
 
 from ..build import build_datamodule, build_model, build_optimizer, build_rule
 from ..data.module import Split
@@ -151,7 +151,10 @@ class Trainer:
         return min(n, self.cfg.max_steps_per_epoch) if self.cfg.max_steps_per_epoch else n
 
     def _loader(self, epoch: int) -> DataLoader:
-        """The training loader of ``epoch``: shuffling and augmentation depend only on (seed, epoch)."""
+        """The training loader of ``epoch``: shuffling and augmentation depend only on (seed, epoch).
+
+        torch's own loader on purpose: MONAI's reseeds the data set's random transforms from the loader's
+        generator, which would replace the data module's per-image (seed, epoch, index) seeding."""
         self.dm.set_epoch(epoch)
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
         return DataLoader(self.dm.dataset("train"), batch_size=self.cfg.batch_size, shuffle=True, drop_last=False,
@@ -199,16 +202,17 @@ class Trainer:
                            device=str(self.device), torch_threads=torch.get_num_threads())
             trackers = Trackers(list(self.cfg.loggers), self.run.path, self.recipe.name)
             trackers.log_params(self.recipe.resolved())
-            start = time.perf_counter()
+            start = self._session_start = time.perf_counter()
             try:
                 with graceful_interrupt(self.stop, self._notify), self._progress() as progress:
                     while self.epoch < self.cfg.epochs and not self.stopped_early:
                         row = self.train_epoch(self.epoch, progress)
                         trackers.log_metrics(row, step=self.epoch)
             except KeyboardInterrupt:
-                self.elapsed += time.perf_counter() - start
                 raise self._interrupted("the last checkpoint is kept") from None
-            self.elapsed += time.perf_counter() - start
+            finally:
+                self.elapsed += time.perf_counter() - start
+                self._session_start = None
             summary = self.finish()
             return summary
         finally:
@@ -356,9 +360,14 @@ class Trainer:
             "model": self.model.state_dict(),
             "engine": self.engine.state_dict(),
             "trainer": {"best": dict(self.best), "history": self.history, "stopped_early": self.stopped_early,
-                        "elapsed": self.elapsed, "total_passes": self.total_passes, "sessions": self.sessions},
+                        "elapsed": self._elapsed_now(), "total_passes": self.total_passes, "sessions": self.sessions},
             "rng": rng_state(),
         })
+
+    def _elapsed_now(self) -> float:
+        """Wall time of all sessions so far (this one counted from the start of its first epoch)."""
+        start = getattr(self, "_session_start", None)
+        return self.elapsed + (time.perf_counter() - start if start is not None else 0.0)
 
     def _restore(self) -> None:
         path = self.run.path / "checkpoints" / "last.pt"
