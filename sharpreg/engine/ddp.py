@@ -54,3 +54,8 @@ def average_(tensors: list[torch.Tensor]) -> None:
             n = t.numel()
             t.copy_(flat[offset : offset + n].view_as(t))
             offset += n
+
+
+def all_max_(t: torch.Tensor) -> None:
+    """All-reduce a flag tensor with MAX, in place."""
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)

@@ -186,7 +186,7 @@ class SharpnessStep:
             if self._bn is not None and cfg.bn_stats == "perturbed":
                 self._bn.save()
             return True
-        if self.scaler is not None and self.scaler.overflowed():
+        if self._overflowed():
             return False
         with torch.no_grad():
             if k == 1:
@@ -252,10 +252,13 @@ class SharpnessStep:
                 torch._foreach_add_(self.params, ctx.backup)
 
     def abort(self, ctx: StepContext) -> None:
-        """Undo a step that raised half-way: weights, BN statistics and RNG as before it."""
+        """Undo a step that raised half-way: weights as before it, BN statistics and RNG as after
+        its clean pass; nothing steps."""
         with torch.no_grad():
             if ctx.backup:
                 torch._foreach_copy_(self.params, ctx.backup)
+                if self._bn is not None and self.params_cfg.bn_stats == "clean":
+                    self._bn.restore()
         for p in self.params:
             p.grad = None
         self._rng.finish()
@@ -302,10 +305,22 @@ class SharpnessStep:
         return StepOutput(loss=self._loss(ctx), logits=None, passes=n, diagnostics=self._diagnostics(ctx))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _finite(self, ctx: StepContext) -> bool:
-        if self.scaler is not None and self.scaler.overflowed():
+    def _overflowed(self) -> bool:
+        """fp16: did any pass (on any replica) produce non-finite gradients?"""
+        if self.scaler is None:
             return False
-        return bool(torch.isfinite(torch.stack(ctx.losses)).all()) if ctx.losses else False
+        if ddp.is_distributed(self.model):
+            ddp.all_max_(self.scaler.found_inf)
+        return self.scaler.overflowed()
+
+    def _finite(self, ctx: StepContext) -> bool:
+        """All passes finite, on every replica (so all replicas skip or step together)."""
+        if not ctx.losses or self._overflowed():
+            return False
+        bad = (~torch.isfinite(torch.stack(ctx.losses))).any().float()
+        if ddp.is_distributed(self.model):
+            ddp.all_max_(bad)
+        return not bool(bad)
 
     @staticmethod
     def _loss(ctx: StepContext) -> float:
