@@ -12,7 +12,6 @@ import sharpreg_plugins.rules as first_party
 from sharpreg.engine import SharpnessStep
 
 SPECS = {s.name: s for s in first_party.sharpreg_sharpness_rules()}
-torch.set_default_dtype(torch.float32)
 
 IN, OUT, N = 5, 3, 12
 
