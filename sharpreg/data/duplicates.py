@@ -142,24 +142,30 @@ class DuplicateGroup:
     exact: bool
 
 
-def _find(parent: list[int], a: int) -> int:
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
-    return a
+class UnionFind:
+    """Disjoint sets over 0..n-1; every set is named by its smallest member."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 def duplicate_groups(probes: Sequence[Probe], max_distance: int | None, chunk: int = 2048) -> list[DuplicateGroup]:
     """Connected components (size > 1) of "identical pixels" and, unless ``max_distance`` is None,
     "perceptual hashes within ``max_distance`` bits". Sorted by their first member."""
     n = len(probes)
-    parent = list(range(n))
-
-    def union(a: int, b: int) -> None:
-        ra, rb = _find(parent, a), _find(parent, b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    uf = UnionFind(n)
+    union = uf.union
     first: dict[str, int] = {}
     for i, p in enumerate(probes):
         if p.pixels in first:
@@ -177,7 +183,7 @@ def duplicate_groups(probes: Sequence[Probe], max_distance: int | None, chunk: i
                     union(int(a), int(b))
     comps: dict[int, list[int]] = {}
     for i in range(n):
-        comps.setdefault(_find(parent, i), []).append(i)
+        comps.setdefault(uf.find(i), []).append(i)
     groups = []
     for members in comps.values():
         if len(members) > 1:

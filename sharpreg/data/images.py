@@ -21,29 +21,13 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..specs import DataParams
 from . import transforms as tf
-from .duplicates import Probe, ProbeCache, duplicate_groups, probe_sources
+from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_sources
 from .io import LoadImageFiled, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .splits import assign_splits, check_no_straddle
 from .summary import build_summary
 
 log = logging.getLogger(__name__)
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, a: int) -> int:
-        while self.parent[a] != a:
-            self.parent[a] = self.parent[self.parent[a]]
-            a = self.parent[a]
-        return a
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 @contextlib.contextmanager
@@ -222,7 +206,7 @@ class ImageDataModule(DataModule):
 
     def _group(self, items: list[Item]) -> list[Item]:
         """Merge patient groups and duplicate groups; drop cross-class duplicate groups if asked."""
-        uf = _UnionFind(len(items))
+        uf = UnionFind(len(items))
         first: dict[str, int] = {}
         for i, it in enumerate(items):
             if it.group is not None:
