@@ -23,7 +23,8 @@ class ImageSetParams(DataParams):
         ge=-1,
         le=32,
         description="Images whose 64-bit perceptual hashes differ in at most this many bits are "
-        "near-duplicates (grouped when split.group_duplicates). -1: exact (pixel-identical) duplicates only.",
+        "near-duplicates (grouped when split.group_duplicates). -1: exact (pixel-identical) duplicates only. "
+        "On BUSI the pairs found level off at 6 (44 pairs at 0 bits, 186 at 4, 210 at 6, 216 at 8, 247 at 12).",
     )
     cross_class_duplicates: Literal["drop", "keep", "error"] = Field(
         "drop",
