@@ -57,6 +57,20 @@ class SlurmConfig(BaseModel):
     constraint: str | None = Field(None, description="Slurm constraint (node features).")
 
 
+class MeasureConfig(BaseModel):
+    """``[measure]``: after each run, ``sharpreg sharpness RUN`` with these options."""
+
+    model_config = ConfigDict(extra="forbid")
+    samples: int = Field(128, ge=1, description="Training images to measure on.")
+    iters: int = Field(10, ge=1, description="Power iterations at most.")
+    probes: int = Field(5, ge=1, description="Hutchinson probe vectors.")
+    points: int = Field(11, ge=2, description="Points of the 1-D loss slice.")
+    seed: int = Field(0, ge=0, description="Seed of the subset and the random vectors.")
+
+    def args(self) -> list[str]:
+        return [a for k, v in self.model_dump().items() for a in (f"--{k}", str(v))]
+
+
 class GridFile(BaseModel):
     """The validated content of a grid file."""
 
@@ -73,6 +87,7 @@ class GridFile(BaseModel):
     grid: dict[str, Any] = Field(default_factory=dict, description="Cartesian product of value lists.")
     variants: list[dict[str, Any]] = Field(default_factory=list, description="Explicit override sets.")
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+    measure: MeasureConfig | None = Field(None, description="Measure each trained run's sharpness.")
 
 
 @dataclass(frozen=True)
@@ -181,8 +196,9 @@ def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
             loc = tuple(str(x) for x in err["loc"])
             msg = {"extra_forbidden": "unknown key; known keys: " + ", ".join(GridFile.model_fields),
                    "missing": "required key is missing"}.get(err["type"], err["msg"])
-            if err["type"] == "extra_forbidden" and loc[:1] == ("slurm",):
-                msg = "unknown key; known keys: " + ", ".join(SlurmConfig.model_fields)
+            if err["type"] == "extra_forbidden" and loc[:1] in (("slurm",), ("measure",)):
+                model = SlurmConfig if loc[0] == "slurm" else MeasureConfig
+                msg = "unknown key; known keys: " + ", ".join(model.model_fields)
             problems.append((loc, msg))
         raise GridError(_issues(path, text, problems)) from None
     recipe = (path.resolve().parent / config.recipe).resolve()

@@ -27,7 +27,7 @@ from ..errors import SharpregError
 from .grid import Grid
 
 MANIFEST = "sweep.json"
-Action = str  # "skip" | "run" | "resume" | "restart"
+Action = str  # "skip" | "run" | "resume" | "restart" | "measure"
 
 
 @dataclass
@@ -43,9 +43,12 @@ class Task:
     epochs: int | None = None
     note: str = ""
 
+    measure: list[str] | None = None
+    """``sharpreg sharpness`` options when the grid has ``[measure]``"""
+
     def to_plain(self, recipe: Path, threads: int) -> dict[str, Any]:
         return {"id": self.id, "overrides": self.overrides, "run_dir": str(self.run_dir), "log": str(self.log),
-                "action": self.action, "recipe": str(recipe), "threads": threads}
+                "action": self.action, "recipe": str(recipe), "threads": threads, "measure": self.measure}
 
 
 @dataclass
@@ -74,9 +77,11 @@ def resume_available() -> bool:
 
 
 def plan(grid: Grid, out: Path) -> list[Task]:
-    """What each run needs: skip (finished), resume (interrupted), restart (unresumable) or run."""
+    """What each run needs: skip (finished), resume (interrupted), restart (unresumable) or run; with
+    ``[measure]``, a finished run without ``sharpness.json`` needs ``measure``."""
     tasks = []
     can_resume = resume_available()
+    measure = grid.config.measure.args() if grid.config.measure else None
     for combo in grid.combos:
         run_dir = out / "runs" / combo.id
         state = run_state(run_dir)
@@ -86,8 +91,10 @@ def plan(grid: Grid, out: Path) -> list[Task]:
                 ("restart", "interrupted: restarted from scratch (no `sharpreg resume` in this build)")
         elif state == "partial":
             action, note = "restart", "interrupted before its first checkpoint: restarted from scratch"
+        if action == "skip" and measure and not (run_dir / "sharpness.json").is_file():
+            action, note = "measure", "finished; sharpness measured"
         tasks.append(Task(combo.id, combo.overrides(), combo.values, run_dir, out / "logs" / f"{combo.id}.log",
-                          action, grid.epochs.get(combo.id), note))
+                          action, grid.epochs.get(combo.id), note, measure))
     return tasks
 
 
@@ -101,8 +108,10 @@ def child_env(threads: int) -> dict[str, str]:
 
 
 def run_command(action: Action, recipe: Path, overrides: list[str], run_dir: Path) -> list[str]:
-    """The ``sharpreg`` command line of one run."""
+    """The ``sharpreg`` command line of one run (for ``measure``, ``overrides`` are the sharpness options)."""
     cli = [sys.executable, "-m", "sharpreg.cli"]
+    if action == "measure":
+        return [*cli, "sharpness", str(run_dir), *overrides]
     if action == "resume":
         return [*cli, "resume", str(run_dir), "--no-progress"]
     sets = [a for o in overrides for a in ("--set", o)]
@@ -132,10 +141,7 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
-    def call(act: Action) -> int:
-        if act == "restart" and run_dir.exists():
-            move_aside(run_dir)
-        cmd = command_factory("resume" if act == "resume" else "run", recipe, list(spec["overrides"]), run_dir)
+    def spawn(cmd: list[str]) -> int:
         with log.open("a", encoding="utf-8") as fh:
             fh.write(f"$ {' '.join(cmd)}\n")
             fh.flush()
@@ -146,11 +152,23 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
                 started(proc)
             return proc.wait()
 
-    rc = call(action)
+    def call(act: Action) -> int:
+        if act == "restart" and run_dir.exists():
+            move_aside(run_dir)
+        return spawn(command_factory("resume" if act == "resume" else "run", recipe, list(spec["overrides"]), run_dir))
+
+    def measure() -> int:
+        return spawn(command_factory("measure", recipe, list(spec["measure"]), run_dir))
+
+    rc = 0 if action == "measure" else call(action)
     if rc not in (0, 130, -signal.SIGINT) and action == "resume" and run_state(run_dir) != "done":
         note = f"resume failed (exit {rc}); restarted from scratch"
         action = "restart"
         rc = call("restart")
+    if rc == 0 and spec.get("measure") and run_state(run_dir) == "done" and not (run_dir / "sharpness.json").is_file():
+        mrc = measure()
+        if mrc != 0:
+            note = "; ".join(n for n in (note, f"sharpness measurement failed (exit {mrc}); see the log") if n)
     return {"id": spec["id"], "returncode": rc, "seconds": round(time.perf_counter() - t0, 2), "action": action,
             "note": note}
 

@@ -11,11 +11,15 @@ import sys
 from pathlib import Path
 
 action, run_dir, overrides = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
-values = dict(o.split("=", 1) for o in overrides)
+values = dict(o.split("=", 1) for o in overrides if "=" in o)
 fail = run_dir.parent.parent / "FAIL"
 run_dir.mkdir(parents=True, exist_ok=True)
 with (run_dir.parent.parent / "calls.txt").open("a") as fh:
     fh.write(f"{action} {run_dir.name} threads={os.environ.get('OMP_NUM_THREADS')}\n")
+if action == "measure":  # sharpreg sharpness RUN --samples ...: the options are the extra arguments
+    lam = 10.0 - 5.0 * ("sam" in run_dir.name)
+    (run_dir / "sharpness.json").write_text(json.dumps({"lambda_max": lam, "trace": 3 * lam, "args": overrides}))
+    sys.exit(0)
 (run_dir / "resolved.toml").write_text("# fake\n")
 if fail.is_file() and run_dir.name in fail.read_text().split():
     sys.exit(1)

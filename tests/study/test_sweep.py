@@ -129,3 +129,21 @@ def test_cli_dry_run_and_report(write_grid, tmp_path, capsys, monkeypatch):
     assert main(["sweep", "report"]) == 2
     assert main(["sweep", "report", str(tmp_path / "nothing")]) == 2
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_measure_table_measures_every_finished_run_once(write_grid, tmp_path):
+    grid = load_grid(write_grid(GRID + "[measure]\nsamples = 4\niters = 2\n"))
+    out = tmp_path / "sweep"
+    run_sweep(grid, out, SweepOptions(workers=2, progress=False), command_factory=fake_command)
+    assert sorted(c.split()[0] for c in calls(out)) == ["measure"] * 4 + ["run"] * 4
+    args = json.loads((out / "runs" / "sam_seed0" / "sharpness.json").read_text())["args"]
+    assert args[:4] == ["--samples", "4", "--iters", "2"]
+    (out / "runs" / "none_seed1" / "sharpness.json").unlink()
+    assert {t.id: t.action for t in plan(grid, out)} == {"none_seed0": "skip", "none_seed1": "measure",
+                                                         "sam_seed0": "skip", "sam_seed1": "skip"}
+    run_sweep(grid, out, SweepOptions(progress=False), command_factory=fake_command)
+    assert len(calls(out)) == 9
+    from sharpreg.study.report import write_report
+
+    md = write_report(out, plots=False).read_text()
+    assert "| sam | 2 | 5.00 ± 0.00 | 15.00 ± 0.00 |" in md  # λ_max and trace per method
