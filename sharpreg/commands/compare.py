@@ -22,6 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+SHORT = {"auroc": "AUROC", "balanced_accuracy": "bal. acc.", "sensitivity": "sens.", "specificity": "spec.",
+         "f1_macro": "macro F1", "ece": "ECE", "accuracy": "acc."}
+
+
+def _two_lines(row: dict, m: str) -> str:
+    """The value over its interval (keeps the terminal table narrow)."""
+    v, lo, hi = row.get(m), row.get(f"{m}_low"), row.get(f"{m}_high")
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}\n[dim]{lo:.2f}–{hi:.2f}[/]" if lo is not None and hi is not None else f"{v:.3f}"
+
+
 def _emit(text: str, target: str) -> None:
     if target == "-":
         sys.stdout.write(text)
@@ -30,7 +42,9 @@ def _emit(text: str, target: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich import box
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     from ..errors import SharpregError
@@ -53,18 +67,20 @@ def run(args: argparse.Namespace) -> int:
         _emit(cmp.to_markdown(table, metrics, confidence), args.markdown)
     console = Console()
     if not (args.csv == "-" or args.markdown == "-"):
-        t = Table(title=f"test set · {int(round(confidence * 100))} % bootstrap intervals in brackets", title_justify="left")
+        t = Table(title=f"test set · value over its {int(round(confidence * 100))} % bootstrap interval", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for c in cmp.ID_COLS:
-            t.add_column(c.replace("_", " "))
+            t.add_column({"best_epoch": "best"}.get(c, c), no_wrap=True)
         for m in metrics:
-            t.add_column(m, justify="right")
-        t.add_column("gap (acc.)", justify="right")
-        t.add_column("s", justify="right")
+            t.add_column(SHORT.get(m, m), justify="right", no_wrap=True)
+        t.add_column("gap\n(acc.)", justify="right", no_wrap=True)
+        t.add_column("s", justify="right", no_wrap=True)
         for row in table:
-            t.add_row(*[str(row.get(c, "")) for c in cmp.ID_COLS], *[cmp._cell(row, m) for m in metrics],
+            t.add_row(*[str(row.get(c, "")) for c in cmp.ID_COLS], *[_two_lines(row, m) for m in metrics],
                       f"{row['gap_accuracy']:+.3f}" if row.get("gap_accuracy") is not None else "n/a",
                       f"{row['seconds']:.0f}" if row.get("seconds") is not None else "")
-        console.print(t)
+        wide = Measurement.get(console, console.options.update_width(10_000), t).maximum
+        (Console(width=wide) if wide > console.width else console).print(t)  # never cut a number short
         pooled = cmp.groups(runs, metrics)
         if pooled:
             g = Table(title="runs differing only in the seed: mean ± std", title_justify="left")

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     keys += [k for k in result.metrics if k.startswith(("sensitivity_", "specificity_")) and k.split("_", 1)[1] != pos]
     for k in keys:
         lo, hi = result.intervals.get(k) or [None, None]
-        t.add_row(k, fmt(result.metrics[k]), f"{fmt(lo)} – {fmt(hi)}" if lo is not None else "")
+        label = f"{k} ({pos})" if k in ("sensitivity", "specificity") and pos in result.class_map.values() else k
+        t.add_row(label, fmt(result.metrics[k]), f"{fmt(lo)} – {fmt(hi)}" if lo is not None else "")
     console = Console()
     console.print(t)
     console.print(f"written to {result.out}: metrics.json, predictions.csv, plots/confusion_matrix.png, plots/roc.png")

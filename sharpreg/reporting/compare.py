@@ -79,12 +79,13 @@ def groups(runs: list[dict[str, Any]], metrics: tuple[str, ...] | list[str]) -> 
     return out
 
 
-def _cell(row: dict[str, Any], m: str) -> str:
+def _cell(row: dict[str, Any], m: str, ci_digits: int = 3) -> str:
     v = row.get(m)
     if v is None:
         return "n/a"
     lo, hi = row.get(f"{m}_low"), row.get(f"{m}_high")
-    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else f"{v:.3f}"
+    d = ci_digits
+    return f"{v:.3f} [{lo:.{d}f}, {hi:.{d}f}]" if lo is not None and hi is not None else f"{v:.3f}"
 
 
 ID_COLS = ("run", "model", "rule", "seed", "best_epoch")

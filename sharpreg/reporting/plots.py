@@ -199,14 +199,17 @@ def comparison(runs: Sequence[dict[str, Any]], metrics: Sequence[str], path: Pat
     """One panel per metric, one bar per run, with its bootstrap interval as an error bar.
 
     ``runs``: dicts with ``label``, ``test`` ({metric: value}) and ``test_ci`` ({metric: [lo, hi]})."""
-    metrics = [m for m in metrics if any(r["test"].get(m) is not None for r in runs)]
-    n = max(1, len(metrics))
-    height = 0.45 * len(runs) + 1.6
-    fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 2.5, height), squeeze=False, sharey=True)
+    metrics = [m for m in metrics if any(r["test"].get(m) is not None for r in runs)] or ["accuracy"]
+    ncols = min(3, len(metrics))
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols + 1.5, (0.42 * len(runs) + 1.3) * nrows),
+                             squeeze=False, sharey=True)
     labels = [r["label"] for r in runs]
     ys = np.arange(len(runs))[::-1]
     colors = plt.get_cmap("tab10")(np.arange(len(runs)) % 10)
-    for ax, m in zip(axes[0], metrics):
+    for ax in axes.flat[len(metrics):]:
+        ax.axis("off")
+    for ax, m in zip(axes.flat, metrics):
         vals = np.array([np.nan if r["test"].get(m) is None else r["test"][m] for r in runs], dtype=float)
         lo = np.array([(r.get("test_ci", {}).get(m) or [None, None])[0] for r in runs], dtype=float)
         hi = np.array([(r.get("test_ci", {}).get(m) or [None, None])[1] for r in runs], dtype=float)
@@ -215,13 +218,16 @@ def comparison(runs: Sequence[dict[str, Any]], metrics: Sequence[str], path: Pat
                          np.where(np.isfinite(hi), np.maximum(hi - vals, 0), 0)])
         ax.barh(ys, np.nan_to_num(vals), color=colors, alpha=0.85, height=0.6)
         ax.errorbar(vals, ys, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
-        for y, v in zip(ys, vals):
+        top = float(np.nanmax(np.concatenate([vals, hi]))) if np.isfinite(np.concatenate([vals, hi])).any() else 1.0
+        right = 1.0 if m not in ("loss", "ece") else max(1e-3, top * 1.3)
+        for y, v, h in zip(ys, vals, hi):
             if np.isfinite(v):
-                ax.text(0.01, y, f"{v:.3f}", va="center", ha="left", fontsize=8, color="white", fontweight="bold")
-        ax.set_title(_pretty(m))
-        ax.set_xlim(0, 1.0 if m != "loss" else max(1.0, float(np.nanmax(np.append(hi, vals))) * 1.1))
+                ax.text((h if np.isfinite(h) else v) + right * 0.02, y, f"{v:.3f}", va="center", ha="left", fontsize=8)
+        ax.set_title(_pretty(m) + (" (lower is better)" if m in ("loss", "ece") else ""))
+        ax.set_xlim(0, right * (1.12 if m not in ("loss", "ece") else 1.0))
         ax.grid(axis="y", visible=False)
-    axes[0][0].set_yticks(ys, labels)
+    for row in axes:
+        row[0].set_yticks(ys, labels)
     fig.suptitle(f"test set; error bars: {int(round(confidence * 100))} % bootstrap intervals", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
