@@ -100,3 +100,18 @@ def test_small_pipeline_runs(real_data: Path):
     ds = dm.dataset("val")
     x = ds[0]
     assert tuple(x["image"].shape) == (1, 24, 24) and x["label"] in (0, 1)
+
+
+def test_busi_small_recipe_summary_is_honest(real_data: Path, capsys):
+    import json
+
+    from sharpreg.cli import main
+
+    recipe = Path(__file__).parents[2] / "recipes" / "busi_small.toml"
+    assert main(["data", "summary", str(recipe), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["found"] == {"benign": 437, "malignant": 210}
+    assert s["duplicates"]["straddling"] == [] and s["duplicates"]["checked"]
+    assert set(PAIR) <= {r["image"] for r in s["dropped"]}
+    listed = [i for split in ("train", "val", "test") for i in s["images"][split]]
+    assert len(listed) == len(set(listed)) == sum(s["used"].values()) == 647 - len(s["dropped"])
