@@ -154,7 +154,10 @@ def run_id(values: dict[str, Any], varying: list[str], label: str | None = None)
         if key not in values:
             continue
         value = values[key]
-        parts.append(_slug(value) if isinstance(value, str) else f"{_slug(_short(key))}{_slug(value)}")
+        if isinstance(value, bool):  # group_duplicates = false -> no-group-duplicates
+            parts.append(("" if value else "no-") + _slug(_short(key)))
+        else:
+            parts.append(_slug(value) if isinstance(value, str) else f"{_slug(_short(key))}{_slug(value)}")
     return "_".join(parts) or "run"
 
 

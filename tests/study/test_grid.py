@@ -31,6 +31,16 @@ def test_variants_combine_with_the_grid_and_labels_name_them(write_grid):
     assert grid.name == "v"
 
 
+def test_run_ids_of_booleans_and_negative_numbers(write_grid):
+    grid = load_grid(write_grid('[grid]\n"data.split.group_duplicates" = [true, false]\n"optimizer.weight_decay" = [0.0, 0.01]\n'),
+                     validate_recipes=False)
+    # ids list the keys in recipe order (optimizer before data), whatever the grid's order
+    assert [c.id for c in grid.combos] == ["weight-decay0.0_group-duplicates", "weight-decay0.01_group-duplicates",
+                                           "weight-decay0.0_no-group-duplicates", "weight-decay0.01_no-group-duplicates"]
+    neg = load_grid(write_grid('[grid]\n"optimizer.lr" = [-1.0, 1.0]\n', name="neg.toml"), validate_recipes=False)
+    assert [c.id for c in neg.combos] == ["lrm1.0", "lr1.0"]
+
+
 def test_toml_literals_round_trip():
     assert toml_literal("sam") == '"sam"'
     assert toml_literal(0.05) == "0.05"
