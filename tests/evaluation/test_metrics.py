@@ -77,3 +77,25 @@ def test_generalization_gap_and_step_summaries() -> None:
     assert gap == pytest.approx({"accuracy": 0.2, "auroc": 0.15, "loss": -0.3})
     s = summarize_steps({"sharpness": [0.1, 0.3, float("nan")], "rho": [0.05, 0.05]})
     assert s == pytest.approx({"sharpness": 0.2, "sharpness_std": 0.1, "sharpness_max": 0.3, "rho": 0.05})
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_vectorized_resamples_equal_compute_metrics(k: int) -> None:
+    """The bootstrap scores resamples in one vectorized pass; each must equal compute_metrics on it."""
+    from sharpreg.evaluation.bootstrap import resample_metrics
+
+    rng = np.random.default_rng(k)
+    n = 30
+    names = ["benign", "malignant", "normal"][:k]
+    y = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probs[:12] = np.round(probs[:12], 1)  # tied scores (AUROC ties count half) and bin edges
+    probs[:12] /= probs[:12].sum(axis=1, keepdims=True)
+    idx = np.stack([rng.integers(0, n, n) for _ in range(40)] + [np.where(y == 0)[0][[0] * n]])  # one all-class-0 draw
+    fast = resample_metrics(y, probs, idx, names, calibration_bins=10)
+    for b in range(len(idx)):
+        ref = compute_metrics(y[idx[b]], probs[idx[b]], names, calibration_bins=10)
+        assert list(ref) == list(fast)
+        for key, value in ref.items():
+            assert fast[key][b] == pytest.approx(value, abs=1e-6, nan_ok=True), (b, key)
