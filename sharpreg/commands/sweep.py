@@ -51,9 +51,35 @@ def report(sweep_dir: Path, *, plots: bool = True) -> int:
     from ..study.report import write_report
 
     md = write_report(sweep_dir, plots=plots)
+    print_headline(Console(), sweep_dir)
     Console(stderr=True).print(f"report: {md}, {md.with_name('report.csv')}, {md.with_name('runs.csv')}"
                                + (f", {md.parent / 'plots'}/" if plots else ""), markup=False)
     return 0
+
+
+def print_headline(console, sweep_dir: Path, metric: str = "auroc") -> None:
+    """One table per model on the console: the metric per method and its paired difference to the baseline."""
+    import math
+
+    from rich.table import Table
+
+    from ..study.aggregate import aggregate, collect
+    from ..study.report import _f, _p, _pm
+
+    records, manifest = collect(sweep_dir)
+    baseline = str(manifest.get("baseline", "none"))
+    rows = [r for r in aggregate(records, baseline) if r["metric"] == metric]
+    for setting, model in sorted({(r["setting"], r["model"]) for r in rows}):
+        table = Table(title=f"{model}{' · ' + setting if setting else ''}: test {metric}", title_justify="left")
+        for col in ("method", "n", "mean ± std", f"Δ vs {baseline}", "p", "test", "passes", "s/run"):
+            table.add_column(col, justify="left" if col in ("method", "test") else "right")
+        for r in rows:
+            if (r["setting"], r["model"]) != (setting, model):
+                continue
+            diff = "" if math.isnan(r.get("diff_mean", math.nan)) else f"{r['diff_mean']:+.3f}"
+            table.add_row(r["method"], str(r["n"]), _pm(r["mean"], r["std"]), diff, _p(r["p_value"]) if "p_value" in r else "",
+                          r.get("test", ""), _f(r["passes_per_step"], 2), _f(r["seconds_mean"], 0))
+        console.print(table)
 
 
 def sweep(args: argparse.Namespace) -> int:
