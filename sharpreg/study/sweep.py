@@ -237,7 +237,9 @@ def prepare(grid: Grid, out: Path) -> tuple[Manifest, list[Task]]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "runs").mkdir(exist_ok=True)
     manifest = Manifest.open(out, grid)
-    shutil.copyfile(grid.path, out / "grid.toml")
+    copy = out / "grid.toml"
+    if not (copy.exists() and copy.samefile(grid.path)):
+        shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
     tasks = plan(grid, out)
     for t in tasks:
         if t.action == "skip":
@@ -318,7 +320,11 @@ def _run_local(grid: Grid, todo: list[Task], manifest: Manifest, options: SweepO
             return {"id": task.id, "returncode": 130, "seconds": 0.0, "action": task.action, "note": "not started"}
         manifest.update(task.id, status="running", started=_now())
         spec = task.to_plain(grid.recipe, options.threads)
-        return execute_task(spec, command_factory, started=lambda p: procs.__setitem__(task.id, p))
+        try:
+            return execute_task(spec, command_factory, started=lambda p: procs.__setitem__(task.id, p))
+        except OSError as exc:  # e.g. the log or the run folder cannot be written: this run fails, not the sweep
+            return {"id": task.id, "returncode": 1, "seconds": 0.0, "action": task.action,
+                    "note": f"could not start: {exc}"}
 
     with _progress(console, options.progress) as progress, ThreadPoolExecutor(max_workers=options.workers) as pool:
         overall = progress.add_task(f"sweep {grid.name}", total=len(todo))
