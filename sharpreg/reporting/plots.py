@@ -61,7 +61,8 @@ def learning_curves(rows: Sequence[dict[str, Any]], path: Path, *, monitor: str 
         for split, color in (("train", TRAIN), ("val", VAL)):
             x, y = _series(rows, f"{split}_{metric}")
             if len(x):
-                ax.plot(x, y, color=color, marker=marker, ms=4, label="validation" if split == "val" else "train")
+                ax.plot(x, y, color=color, marker=marker, ms=4,
+                        label="validation" if split == "val" else "train (running, augmented)")
         if best_epoch is not None:
             ax.axvline(best_epoch, color=BEST, ls="--", lw=1.2, label=f"best epoch ({best_epoch})")
         ax.set_xlabel("epoch")

@@ -72,6 +72,8 @@ def test_resume_after_ctrl_c_mid_epoch_equals_uninterrupted(reference, tmp_path:
 
 KILLER = """
 import os, signal, sys
+import torch
+torch.set_num_threads(1)  # as the in-process reference run
 sys.path[:0] = {paths!r}
 from tests.training.tiny import trainer
 from pathlib import Path

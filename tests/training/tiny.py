@@ -61,9 +61,6 @@ def quiet() -> Console:
 
 
 def trainer(recipe_path: Path, out: Path, *, overrides: list[str] | None = None, resume: bool = False) -> Any:
-    import torch
-
-    torch.set_num_threads(1)  # tiny models: one thread is fastest, and it does not fight other processes
     from sharpreg.recipe import load_recipe
     from sharpreg.runs import RunFolder
     from sharpreg.training import Trainer
