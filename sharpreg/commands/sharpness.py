@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and the random vectors (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="images per Hessian-vector-product batch")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -39,6 +40,12 @@ def run(args: argparse.Namespace) -> int:
             raise SharpregError(f"--{name.replace('_', '-')} must be at least 1")
     if args.points < 2 or args.span <= 0:
         raise SharpregError("--points must be at least 2 and --span positive")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SharpregError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     opts = MeasureOptions(samples=args.samples, iters=args.iters, probes=args.probes, points=args.points,
                           span=args.span, seed=args.seed, batch_size=args.batch_size, device=args.device)
     result = measure(args.run_dir, opts)

@@ -41,6 +41,8 @@ class RunRecord:
     passes_per_step: float | None = None
     epochs_run: int | None = None
     sharpness: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float | None = None
+    """the run's wall time in the sweep (process start to end, from sweep.json)"""
 
     @property
     def group(self) -> tuple[str, str]:
@@ -144,7 +146,8 @@ def collect(sweep_dir: Path) -> tuple[list[RunRecord], dict[str, Any]]:
         test = {k: float(v) for k, v in summary["test"].items() if isinstance(v, (int, float)) and v is not None}
         sharpness = {k: float(sharp[k]) for k in SHARPNESS_KEYS if sharp and isinstance(sharp.get(k), (int, float))}
         records.append(RunRecord(rid, method, model, rep, test, setting, summary.get("seconds"),
-                                 summary.get("passes_per_step"), summary.get("epochs_run"), sharpness))
+                                 summary.get("passes_per_step"), summary.get("epochs_run"), sharpness,
+                                 planned.get(rid, {}).get("seconds")))
     return records, manifest
 
 

@@ -56,10 +56,10 @@ def write_report(sweep_dir: Path, *, plots: bool = True) -> Path:
     metrics = metric_names(records)
     with (sweep_dir / "runs.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["run", "setting", "model", "method", "seed", "epochs_run", "passes_per_step", "seconds",
+        w.writerow(["run", "setting", "model", "method", "seed", "epochs_run", "passes_per_step", "seconds", "wall_seconds",
                     *metrics, *(f"sharpness_{k}" for k in SHARPNESS_KEYS)])
         for r in records:
-            w.writerow([r.id, r.setting, r.model, r.method, r.seed, r.epochs_run, r.passes_per_step, r.seconds,
+            w.writerow([r.id, r.setting, r.model, r.method, r.seed, r.epochs_run, r.passes_per_step, r.seconds, r.wall_seconds,
                         *(r.test.get(m) for m in metrics), *(r.sharpness.get(k) for k in SHARPNESS_KEYS)])
     drawn: list[str] = []
     if plots:

@@ -65,3 +65,4 @@ def test_sharpness_refuses_bad_arguments_and_non_runs(tmp_path, capsys):
     assert "not a sharpreg run folder" in capsys.readouterr().err
     assert main(["sharpness", str(tmp_path), "--samples", "0"]) == 2
     assert main(["sharpness", str(tmp_path), "--points", "1"]) == 2
+    assert main(["sharpness", str(tmp_path), "--threads", "0"]) == 2
