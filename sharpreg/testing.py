@@ -32,7 +32,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from .engine.rule import StepContext
+from .engine.rule import PlainRule
 from .engine.step import SharpnessStep
 from .specs import EngineParams, RuleSpec
 
@@ -62,34 +62,10 @@ def tiny_batches(seed: int = 1, n: int = 8, size: int = 8) -> list[tuple[torch.T
     return [(x[:half], y[:half]), (x[half:], y[half:])]
 
 
-class _Plain:
-    """One pass, the clean gradient: the reference for ``rho = 0``."""
-
-    def passes(self, step: int) -> int:
-        return 1
-
-    def ascent(self, ctx: StepContext, k: int) -> None:  # pragma: no cover - one pass
-        raise AssertionError("unreachable")
-
-    def combine(self, ctx: StepContext) -> list[torch.Tensor]:
-        g = ctx.grads[0]
-        assert g is not None
-        return g
-
-    def post_step(self, ctx: StepContext) -> None:
-        return None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
-
-
 def _engine(spec: RuleSpec | None, params: Any, seed: int) -> SharpnessStep:
     model = tiny_model(seed)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
-    rule = _Plain() if spec is None else spec.factory(params)
+    rule = PlainRule(None) if spec is None else spec.factory(params)
     return SharpnessStep(model, opt, rule, params)
 
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.io import to_channels_first
-from sharpreg.data.module import SPLITS, DataContext, Item
+from sharpreg.data.module import SPLITS, Item
 from sharpreg.data.params import ImageSetParams
 from sharpreg.errors import DataError
 from sharpreg.specs import DatasetSpec, SplitParams
@@ -94,9 +94,6 @@ class BreastMnistData(ImageDataModule):
         return [mt.Lambdad(["image"], to_channels_first)]
 
 
-def build(params: BreastMnistParams, context: DataContext) -> BreastMnistData:
-    return BreastMnistData(params, context)
-
 
 @hookimpl
 def sharpreg_datasets() -> list[DatasetSpec]:
@@ -104,7 +101,7 @@ def sharpreg_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="breastmnist",
             params=BreastMnistParams,
-            factory=build,
+            factory=BreastMnistData,
             summary="MedMNIST BreastMNIST (BUSI resized; malignant vs normal+benign) with its official split.",
             citation="Yang et al., MedMNIST v2, Scientific Data 10:41 (2023)",
         )

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.io import LoadImageFiled, image_size_of
-from sharpreg.data.module import DataContext, Item
+from sharpreg.data.module import Item
 from sharpreg.data.params import ImageSetParams
 from sharpreg.errors import DataError
 from sharpreg.specs import DatasetSpec
@@ -152,9 +152,6 @@ class BusiData(ImageDataModule):
         return next(it.extra["masks"] for it in self.items if it.id == item_id)
 
 
-def build(params: BusiParams, context: DataContext) -> BusiData:
-    return BusiData(params, context)
-
 
 @hookimpl
 def sharpreg_datasets() -> list[DatasetSpec]:
@@ -162,7 +159,7 @@ def sharpreg_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="busi",
             params=BusiParams,
-            factory=build,
+            factory=BusiData,
             summary="Breast Ultrasound Images (BUSI): benign / malignant / normal with lesion masks; "
             "duplicate-aware splits.",
             citation="Al-Dhabyani et al., Data in Brief 28:104863 (2020)",

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.io import IMAGE_SUFFIXES
-from sharpreg.data.module import SPLITS, DataContext, Item
+from sharpreg.data.module import SPLITS, Item
 from sharpreg.data.params import ImageSetParams
 from sharpreg.errors import DataError
 from sharpreg.specs import DatasetSpec
@@ -158,9 +158,6 @@ class ImageFolderData(ImageDataModule):
         return items, names
 
 
-def build(params: ImageFolderParams, context: DataContext) -> ImageFolderData:
-    return ImageFolderData(params, context)
-
 
 @hookimpl
 def sharpreg_datasets() -> list[DatasetSpec]:
@@ -168,7 +165,7 @@ def sharpreg_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="image_folder",
             params=ImageFolderParams,
-            factory=build,
+            factory=ImageFolderData,
             summary="Any class-per-folder image tree, or images listed in a CSV with labels, groups and folds.",
             citation="sharpreg",
         )

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
-from sharpreg.data.module import DataContext, Item
+from sharpreg.data.module import Item
 from sharpreg.specs import DataParams, DatasetSpec
 
 PhantomClass = Literal["benign", "malignant", "normal"]
@@ -97,9 +97,6 @@ class PhantomData(ImageDataModule):
         return [mt.Lambdad(["image"], draw)]
 
 
-def build(params: PhantomParams, context: DataContext) -> PhantomData:
-    return PhantomData(params, context)
-
 
 @hookimpl
 def sharpreg_datasets() -> list[DatasetSpec]:
@@ -107,7 +104,7 @@ def sharpreg_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="phantom",
             params=PhantomParams,
-            factory=build,
+            factory=PhantomData,
             summary="Synthetic breast-ultrasound-like images (benign oval vs malignant irregular lesions); "
             "the built-in default that needs no files.",
             citation="sharpreg (synthetic)",

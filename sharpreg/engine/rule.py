@@ -146,6 +146,20 @@ class BaseRule:
         return None
 
 
+class PlainRule(BaseRule):
+    """One pass with the clean gradient: the base optimizer alone (rule ``none``, the rho = 0 reference)."""
+
+    n_passes = 1
+
+    def ascent(self, ctx: StepContext, k: int) -> None:
+        raise RuntimeError("a one-pass rule has no ascent")
+
+    def combine(self, ctx: StepContext) -> list[torch.Tensor]:
+        g = ctx.grads[0]
+        assert g is not None
+        return g
+
+
 def sam_ascent(ctx: StepContext, sign: float = 1.0) -> float:
     """Write ``w + sign * rho * g / (‖g‖ + eps)`` into the parameters; returns the scale used.
 
