@@ -95,7 +95,14 @@ def plan(grid: Grid, out: Path) -> list[Task]:
             action, note = "measure", "finished; sharpness measured"
         tasks.append(Task(combo.id, combo.overrides(), combo.values, run_dir, out / "logs" / f"{combo.id}.log",
                           action, grid.epochs.get(combo.id), note, measure))
+    # seed-major (stable within a seed): a sweep stopped early still compares every method on the
+    # seeds it finished, instead of leaving the last methods without any run
+    tasks.sort(key=lambda t: _seed_rank(t.values.get("train.seed")))
     return tasks
+
+
+def _seed_rank(seed: Any) -> tuple[int, int, str]:
+    return (0, seed, "") if isinstance(seed, int) and not isinstance(seed, bool) else (1, 0, str(seed))
 
 
 # -- executing one run (also inside a submitit job) ---------------------------------------------

@@ -51,6 +51,11 @@ def test_sweep_runs_every_combination_in_parallel_then_skips_finished_runs(write
     assert len(calls(out)) == 4
 
 
+def test_runs_are_planned_seed_major(write_grid, tmp_path):
+    grid = load_grid(write_grid('[grid]\n"sharpness.name" = ["none", "sam"]\n"train.seed" = [10, 2]\n'))
+    assert [t.id for t in plan(grid, tmp_path / "sweep")] == ["none_seed2", "sam_seed2", "none_seed10", "sam_seed10"]
+
+
 def test_interrupted_runs_are_resumed_or_restarted_and_failures_recorded(write_grid, tmp_path, monkeypatch):
     grid = load_grid(write_grid(GRID))
     out = tmp_path / "sweep"
