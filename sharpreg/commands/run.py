@@ -21,11 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shutil
+
+    from ..errors import SharpregError
     from ..recipe import load_recipe
     from ..runs import RunFolder
     from ..training import Trainer
 
     recipe = load_recipe(args.recipe, args.overrides)
     folder = RunFolder.create(recipe, out=args.out, root=args.runs_dir)
-    Trainer(recipe, folder, progress=not args.no_progress).fit()
+    try:
+        Trainer(recipe, folder, progress=not args.no_progress).fit()
+    except SharpregError:
+        # a mistake found before any checkpoint (missing data, bad class list...): leave nothing behind,
+        # so the same command works once it is fixed
+        if not (folder.path / "checkpoints" / "last.pt").exists():
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
     return 0

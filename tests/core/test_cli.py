@@ -55,6 +55,18 @@ def test_run_with_bad_recipe_is_one_clear_report(tmp_path: Path, capsys: pytest.
     assert "no such recipe file" in capsys.readouterr().err
 
 
+def test_run_with_missing_data_leaves_no_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHARPREG_DATA", raising=False)
+    recipe = tmp_path / "busi.toml"
+    recipe.write_text(QUICKSTART.read_text().replace('name = "phantom"', 'name = "busi"')
+                      .replace("per_class = 120\n", ""))
+    out = tmp_path / "run"
+    assert main(["run", str(recipe), "--out", str(out), "--no-progress"]) == 2
+    assert "set data.root in the recipe or the environment variable SHARPREG_DATA" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_show_resolved_fills_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(QUICKSTART), "--resolved", "--set", "optimizer.lr=0.5"]) == 0
     data = tomllib.loads(capsys.readouterr().out)
