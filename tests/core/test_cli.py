@@ -160,3 +160,25 @@ def test_quickstart_run_leaves_its_run_folder(tmp_path: Path) -> None:
     # the same folder is never overwritten
     again = cli("run", str(QUICKSTART), "--out", str(out), *[a for s in TINY for a in ("--set", s)])
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_committed_schema_is_current() -> None:
+    """recipes/*.toml point editors at ../recipe.schema.json; it must match the first-party plugins."""
+    fresh = recipe_schema(Registry.discover(strict=False, first_party_only=True))
+    committed = json.loads((ROOT / "recipe.schema.json").read_text())
+    assert committed == json.loads(json.dumps(fresh)), "regenerate: sharpreg --no-plugins schema -o recipe.schema.json"
+
+
+SHIPPED = sorted(p for p in (ROOT / "recipes").rglob("*.toml") if "schema_version" in tomllib.loads(p.read_text()))
+
+
+@pytest.mark.parametrize("recipe", SHIPPED, ids=lambda p: p.name)
+def test_shipped_recipes_validate(recipe: Path) -> None:
+    """Every recipe in recipes/ passes validation and the JSON Schema (sweep grids: tests/study)."""
+    data = tomllib.loads(recipe.read_text())
+    from sharpreg.recipe import load_recipe
+
+    reg = Registry.discover(strict=False, first_party_only=True)
+    load_recipe(recipe, registry=reg)
+    validator = jsonschema.Draft202012Validator(recipe_schema(reg))
+    assert [e.message for e in validator.iter_errors(data)] == []
