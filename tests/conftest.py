@@ -1,5 +1,5 @@
 """Tiny models run fastest on one torch thread (and do not fight other processes for the CPU);
-the thread count is restored after each module so other tests see the default."""
+the thread count is restored after each module. One fixture for the whole suite."""
 
 from __future__ import annotations
 
