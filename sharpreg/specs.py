@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
@@ -143,6 +143,21 @@ class SplitParams(PluginParams):
         description="Keep exact and near-duplicate images (perceptual hash) in one split, so no group "
         "straddles train/val/test.",
     )
+    twins: Literal["grouped", "held_out", "in_train"] = Field(
+        "grouped",
+        description="Leakage ablation. 'grouped': every duplicate group stays whole in one split. "
+        "'held_out' and 'in_train' are the ablation's two arms and test on the same images: in each test "
+        "group one image, drawn at random, stays in test and its twins (the group's other images) are "
+        "left out ('held_out') or put in training in place of as many randomly drawn training images "
+        "of the same class ('in_train'), so both arms train on the same number of images per class.",
+    )
+
+    @model_validator(mode="after")
+    def _twins_need_groups(self) -> SplitParams:
+        if self.twins != "grouped" and not (self.group_duplicates and self.method in ("stratified", "kfold")):
+            raise ValueError(f"twins = '{self.twins}' needs group_duplicates = true and method = 'stratified' "
+                             "or 'kfold'")
+        return self
 
 
 class DataParams(PluginParams):

@@ -24,7 +24,7 @@ from . import transforms as tf
 from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_sources
 from .io import LoadImageFiled, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
-from .splits import assign_splits, check_no_straddle
+from .splits import assign_splits, check_no_straddle, place_twins
 from .summary import build_summary
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ class ImageDataModule(DataModule):
         self.skipped: list[dict[str, Any]] = []
         self.duplicate_records: list[dict[str, Any]] = []
         self.notes: list[str] = []
+        self.twins: dict[str, Any] | None = None
         self._datasets: dict[tuple[Split, bool], Dataset] = {}
         self._ready = False
         self._epoch = 0
@@ -172,6 +173,8 @@ class ImageDataModule(DataModule):
         bad = check_no_straddle(groups, [self.assignment[it.id] for it in self.items])
         if bad and not self._split_is_given():
             raise DataError(f"internal error: groups straddle splits: {bad[:5]}")
+        if self.params.split.twins != "grouped":
+            self._place_twins()
         for rec in self.duplicate_records:
             rec["splits"] = sorted({self.assignment[i] for i in rec["images"] if i in self.assignment})
         if bad:
@@ -256,8 +259,27 @@ class ImageDataModule(DataModule):
         if sp.method == "kfold" and self.items and all(it.fold is not None for it in self.items):
             return self._assign_predefined_folds()
         groups = [self.group_of[it.id] for it in self.items]
-        splits = assign_splits([it.label for it in self.items], groups, sp, self.split_seed())
+        splits = assign_splits([it.label for it in self.items], groups, sp, self.split_seed(),
+                               keys=[it.id for it in self.items])
         return {it.id: s for it, s in zip(self.items, splits)}  # type: ignore[misc]
+
+    def _place_twins(self) -> None:
+        """The leakage ablation's arm (``data.split.twins``): one image per test group stays in test; its
+        twins are left out or go to training in place of as many training images of their class."""
+        mode = self.params.split.twins
+        splits, self.twins = place_twins(
+            [self.class_names[it.label] for it in self.items], [self.group_of[it.id] for it in self.items],
+            [self.assignment[it.id] for it in self.items], [it.id for it in self.items], mode, self.split_seed())
+        reasons = {"held_out": "twin of a test image, held out (data.split.twins)",
+                   "in_train": "replaced in training by a twin of a test image (data.split.twins)"}
+        for it, s in zip(self.items, splits):
+            if s is None:
+                self.dropped.append({"image": it.id, "class": self.class_names[it.label], "reason": reasons[mode]})
+                del self.assignment[it.id]
+            else:
+                self.assignment[it.id] = s
+        self.items = [it for it, s in zip(self.items, splits) if s is not None]
+        self.twins["train_images"] = sum(s == "train" for s in splits)
 
     def _assign_predefined_folds(self) -> dict[str, Split]:
         sp = self.params.split
@@ -269,7 +291,8 @@ class ImageDataModule(DataModule):
         if sp.val > 0 and rest:
             groups = [self.group_of[it.id] for it in rest]
             sub = sp.model_copy(update={"method": "stratified", "test": 0.0})
-            for it, s in zip(rest, assign_splits([it.label for it in rest], groups, sub, self.split_seed())):
+            assigned = assign_splits([it.label for it in rest], groups, sub, self.split_seed(), keys=[it.id for it in rest])
+            for it, s in zip(rest, assigned):
                 out[it.id] = s  # type: ignore[assignment]
         else:
             out.update({it.id: "train" for it in rest})

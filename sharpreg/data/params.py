@@ -19,12 +19,13 @@ class ImageSetParams(DataParams):
         "at the recipe's folder.",
     )
     near_duplicate_distance: int = Field(
-        6,
+        10,
         ge=-1,
         le=32,
         description="Images whose 64-bit perceptual hashes differ in at most this many bits are "
         "near-duplicates (grouped when split.group_duplicates). -1: exact (pixel-identical) duplicates only. "
-        "On BUSI the pairs found level off at 6 (44 pairs at 0 bits, 186 at 4, 210 at 6, 216 at 8, 247 at 12).",
+        "On BUSI every pair at 6-10 bits shows the same scan or lesion, at 12 bits 4 of 21 pairs join "
+        "different patients, at 14 bits 52 of 60 (docs/duplicates-audit.md).",
     )
     cross_class_duplicates: Literal["drop", "keep", "error"] = Field(
         "drop",

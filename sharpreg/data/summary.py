@@ -20,6 +20,22 @@ def _stats(values: list[int]) -> dict[str, float] | None:
     return {"min": int(a.min()), "median": float(np.median(a)), "max": int(a.max())}
 
 
+def groups_by_split(dm: ImageDataModule) -> dict[str, dict[str, Any]]:
+    """Per split (and ``all``): the groups of two or more images in it (near-duplicates, or one
+    patient), how many of its images they hold, and that as a share of its images."""
+    members: dict[str, list[str]] = {}
+    for it in dm.items:
+        members.setdefault(dm.group_of.get(it.id, it.id), []).append(dm.assignment[it.id])
+    out: dict[str, dict[str, Any]] = {}
+    for s in (*SPLITS, "all"):
+        images = sum(1 for it in dm.items if s == "all" or dm.assignment[it.id] == s)
+        held = [sum(1 for x in m if s == "all" or x == s) for m in members.values() if len(m) > 1]
+        held = [n for n in held if n]
+        out[s] = {"groups": len(held), "images_in_groups": sum(held), "images": images,
+                  "share": round(sum(held) / images, 4) if images else None}
+    return out
+
+
 def build_summary(dm: ImageDataModule, *, images: bool = False) -> dict[str, Any]:
     """A JSON-serializable summary of a set-up data module."""
     names = dm.class_names
@@ -31,7 +47,7 @@ def build_summary(dm: ImageDataModule, *, images: bool = False) -> dict[str, Any
     placement: Counter[str] = Counter()
     for rec in dups:
         if rec["action"] != "dropped":
-            placement["+".join(rec.get("splits", [])) or "?"] += 1
+            placement["+".join(rec.get("splits", [])) or "left out"] += 1
     straddling = [rec for rec in dups if len(rec.get("splits", [])) > 1]
     out: dict[str, Any] = {
         "dataset": dm.data_name,
@@ -55,9 +71,11 @@ def build_summary(dm: ImageDataModule, *, images: bool = False) -> dict[str, Any
             "cross_class_groups": [r for r in dups if r["cross_class"]],
             "cross_class_policy": getattr(dm.params, "cross_class_duplicates", None),
             "placement": dict(sorted(placement.items())),
+            "by_split": groups_by_split(dm),
             "straddling": straddling,
             "list": dups,
         },
+        "twins": dm.twins,
         "dropped": dm.dropped,
         "skipped": dm.skipped,
         "notes": dm.notes,
@@ -92,6 +110,10 @@ def format_summary(s: dict[str, Any]) -> str:
         if d["placement"]:
             lines.append("  groups kept whole, by split: "
                          + ", ".join(f"{k} {v}" for k, v in d["placement"].items()))
+        lines.append("  images in groups of two or more, by split (a fair split has about the same share in each):")
+        for sp, b in d["by_split"].items():
+            share = f"{100 * b['share']:.1f} %" if b["share"] is not None else "-"
+            lines.append(f"    {sp:<5}  {b['groups']:>4} groups  {b['images_in_groups']:>5} of {b['images']:>5} images  ({share})")
         lines.append(f"  groups straddling splits: {len(d['straddling'])}")
         cross = d["cross_class_groups"]
         lines.append(f"  cross-class groups: {len(cross)} (data.cross_class_duplicates = "
@@ -100,6 +122,13 @@ def format_summary(s: dict[str, Any]) -> str:
             lines.append(f"    {r['action']}: " + ", ".join(r["images"]))
     else:
         lines.append("duplicates: not checked")
+    t = s["twins"]
+    if t:
+        lines.append(f"leakage ablation (data.split.twins = \"{t['mode']}\"): {t['test_groups']} test groups keep one "
+                     f"image each in test; their {len(t['twins'])} twins are "
+                     + ("left out" if t["mode"] == "held_out" else
+                        f"in training in place of {len(t['replaced'])} training images of the same classes")
+                     + f"; {t['train_images']} training images")
     if s["skipped"]:
         lines.append(f"skipped unreadable images: {len(s['skipped'])}")
         lines += [f"  {r['image']}: {r['reason']}" for r in s["skipped"]]

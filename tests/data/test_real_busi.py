@@ -115,3 +115,21 @@ def test_busi_small_recipe_summary_is_honest(real_data: Path, capsys):
     assert set(PAIR) <= {r["image"] for r in s["dropped"]}
     listed = [i for split in ("train", "val", "test") for i in s["images"][split]]
     assert len(listed) == len(set(listed)) == sum(s["used"].values()) == 647 - len(s["dropped"])
+
+
+def test_near_duplicates_are_in_test_in_proportion(real_data: Path):
+    by = busi(real_data, split={"method": "stratified", "test": 0.2}).summary()["duplicates"]["by_split"]
+    assert by["all"]["share"] > 0.3  # at 10 bits, about 40 % of the images have a near-duplicate
+    assert abs(by["test"]["share"] - by["all"]["share"]) < 0.15  # the old splitter put about 1 % in test
+
+
+def test_leakage_ablation_arms_on_busi(real_data: Path):
+    arms = {m: busi(real_data, split={"method": "stratified", "test": 0.2, "twins": m}).split_record()
+            for m in ("held_out", "in_train")}
+    held, leaky = arms["held_out"], arms["in_train"]
+    assert held["splits"]["test"] == leaky["splits"]["test"] and held["splits"]["val"] == leaky["splits"]["val"]
+    cross = [sorted(r["image"] for r in a["dropped"] if r["reason"] == "cross-class duplicate") for a in (held, leaky)]
+    assert cross[0] == cross[1] and len(cross[0]) == 14
+    twins = set(held["twins"]["twins"])
+    assert len(twins) > 10 and not twins & set(held["splits"]["train"]) and twins <= set(leaky["splits"]["train"])
+    assert held["counts"]["train"] == leaky["counts"]["train"]
