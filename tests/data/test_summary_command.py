@@ -40,6 +40,8 @@ def test_text_summary(recipe: Path, capsys):
     assert main(["data", "summary", str(recipe)]) == 0
     out = capsys.readouterr().out
     assert "benign" in out and "groups straddling splits: 0" in out
+    by_split = out[out.index("images in groups of two or more, by split"):].splitlines()[1:5]
+    assert [line.split()[0] for line in by_split] == ["train", "val", "test", "all"]
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1:] == ["16", "16", "8", "4", "4"]
 
