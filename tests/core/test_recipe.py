@@ -85,7 +85,7 @@ def test_every_error_reported_at_once_with_file_line_key(registry: Registry) -> 
         f"{f}:13 optimizer.name: unknown optimizer 'adma'; did you mean 'adam' or 'adamw'? Installed optimizers: adam, adamw, sgd.",
         f"{f}:20 train.epochs: Input should be greater than or equal to 1",
         f"{f}:21 train.batch_size: Input should be a valid integer, unable to parse string as an integer",
-        f"{f}:24 data.split.vall: unknown key; did you mean 'val'? Known keys: fold, folds, group_duplicates, method, seed, test, val.",
+        f"{f}:24 data.split.vall: unknown key; did you mean 'val'? Known keys: fold, folds, group_duplicates, method, seed, test, twins, val.",
     ]
 
 
