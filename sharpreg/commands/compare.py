@@ -13,17 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "differ only in their seed are also pooled (mean ± std).")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run folders")
     p.add_argument("--metrics", default=None, help="comma-separated metrics (default: auroc, balanced_accuracy, "
-                   "sensitivity, specificity, f1_macro, ece)")
+                   "f1_macro, sensitivity, specificity, ece)")
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="FILE", help="write CSV (to FILE, or stdout)")
     p.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE",
                    help="write a Markdown table (to FILE, or stdout)")
     p.add_argument("--plot", type=Path, default=Path("comparison.png"), help="comparison plot (default: comparison.png)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
     p.set_defaults(func=run)
-
-
-SHORT = {"auroc": "AUROC", "balanced_accuracy": "bal. acc.", "sensitivity": "sens.", "specificity": "spec.",
-         "f1_macro": "macro F1", "ece": "ECE", "accuracy": "acc."}
 
 
 def _two_lines(row: dict, m: str) -> str:
@@ -48,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ..errors import SharpregError
-    from ..evaluation.metrics import GAP_METRICS
+    from ..metrics import table
     from ..reporting import compare as cmp
 
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else list(cmp.DEFAULT_METRICS)
-    known = set(GAP_METRICS) | {"accuracy"}
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else table.compare_defaults()
+    known = set(table.names())
     runs = cmp.load_runs(args.runs)
     for r in runs:
         known |= set(r.get("test", {}))
@@ -72,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         for c in cmp.ID_COLS:
             t.add_column({"best_epoch": "best"}.get(c, c), no_wrap=True)
         for m in metrics:
-            t.add_column(SHORT.get(m, m), justify="right", no_wrap=True)
+            t.add_column(table.short(m), justify="right", no_wrap=True)
         t.add_column("gap\n(acc.)", justify="right", no_wrap=True)
         t.add_column("s", justify="right", no_wrap=True)
         for row in table:

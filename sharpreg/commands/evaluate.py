@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ..evaluation.crossdata import evaluate_on
-    from ..training.summary import HEADLINE, fmt
+    from ..reporting.tables import metric_rows
 
     result = evaluate_on(args.run_dir, args.data, args.overrides, checkpoint=args.checkpoint, name=args.name,
                          device=args.device)
@@ -39,13 +39,9 @@ def run(args: argparse.Namespace) -> int:
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_column(f"{conf} % CI", justify="right")
-    pos = result.recipe.eval.positive_class
-    keys = [k for k in HEADLINE if k in result.metrics]
-    keys += [k for k in result.metrics if k.startswith(("sensitivity_", "specificity_")) and k.split("_", 1)[1] != pos]
-    for k in keys:
-        lo, hi = result.intervals.get(k) or [None, None]
-        label = f"{k} ({pos})" if k in ("sensitivity", "specificity") and pos in result.class_map.values() else k
-        t.add_row(label, fmt(result.metrics[k]), f"{fmt(lo)} – {fmt(hi)}" if lo is not None else "")
+    for row in metric_rows(result.metrics, result.intervals, positive=result.recipe.eval.positive_class,
+                           classes=list(result.class_map.values())):
+        t.add_row(*row[:3])
     console = Console()
     console.print(t)
     console.print(f"written to {result.out}: metrics.json, predictions.csv, plots/confusion_matrix.png, plots/roc.png")

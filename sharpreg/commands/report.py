@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..reporting import draw_run_plots
     from ..runs import RunFolder
-    from ..training.summary import print_summary
+    from ..reporting.tables import print_summary
 
     console = Console()
     for path in args.runs:

@@ -28,9 +28,9 @@ from ..runs import RunFolder
 from ..specs import ModelInputs
 from ..training.checkpoint import load_checkpoint
 from ..training.setup import resolve_device
-from .bootstrap import bootstrap_intervals
+from ..metrics import bootstrap_intervals, compute_metrics
+from ..runs.summary import finite_or_none
 from .inference import Predictions, predict
-from .metrics import as_jsonable, compute_metrics
 from .predictions import write_predictions
 
 log = logging.getLogger("sharpreg")
@@ -177,7 +177,7 @@ def evaluate_on(run_path: Path, other_path: Path, overrides: list[str] | None = 
         "run": str(run.path), "data_file": str(Path(other_path).resolve()), "overrides": list(overrides or []),
         "checkpoint": checkpoint, "dataset": recipe.data.name, "data": recipe.resolved()["data"],
         "class_map": class_map, "n": len(labels), "counts": {c: int((labels == i).sum()) for i, c in enumerate(classes)},
-        "metrics": as_jsonable(metrics), "ci": intervals,
+        "metrics": finite_or_none(metrics), "ci": intervals,
         "ci_method": {"method": "percentile bootstrap over cases", "resamples": ev.bootstrap, "confidence": ev.confidence,
                       "seed": ev.bootstrap_seed},
         "classes": classes, "positive_class": ev.positive_class,

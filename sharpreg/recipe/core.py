@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..metrics.table import monitor_choices
 
 
 class CoreModel(BaseModel):
@@ -20,11 +22,6 @@ class MetaConfig(CoreModel):
     data_source: str = Field("", description="Where the data comes from (citation, licence).")
     authors: list[str] = Field(default_factory=list, description="People responsible for the recipe.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
-
-
-Monitor = Literal[
-    "loss", "accuracy", "balanced_accuracy", "f1_macro", "auroc", "sensitivity", "specificity", "ece"
-]
 
 
 class TrainConfig(CoreModel):
@@ -52,7 +49,8 @@ class TrainConfig(CoreModel):
     class_weights: Literal["none", "balanced"] = Field(
         "none", description="'balanced' weights the loss by inverse class frequency of the training split."
     )
-    monitor: Monitor = Field("auroc", description="Validation metric that selects the best epoch.")
+    monitor: str = Field("auroc", description="Validation metric that selects the best epoch.",
+                         json_schema_extra={"enum": monitor_choices()})
     patience: int | None = Field(None, ge=1, description="Stop after this many epochs without improvement of `monitor`.")
     max_steps_per_epoch: int | None = Field(None, ge=1, description="Cap on steps per epoch (quick experiments).")
     on_nonfinite: Literal["stop", "skip"] = Field(
@@ -61,6 +59,13 @@ class TrainConfig(CoreModel):
     loggers: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list, description="Optional experiment trackers (install the matching extra)."
     )
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in monitor_choices():
+            raise ValueError(f"unknown metric {value!r}; choose one of: {', '.join(monitor_choices())}")
+        return value
 
 
 class EvalConfig(CoreModel):

@@ -12,8 +12,6 @@ import numpy as np
 
 from ..errors import RunError
 
-DEFAULT_METRICS = ("auroc", "balanced_accuracy", "sensitivity", "specificity", "f1_macro", "ece")
-
 
 def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
     """The summaries of ``paths`` (run folders), each with a ``label`` (the folder name, made unique)."""

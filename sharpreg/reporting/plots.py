@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
+from ..metrics.table import label as metric_label, lower_is_better  # noqa: E402
+
 TRAIN, VAL, BEST = "#1f77b4", "#d62728", "#2ca02c"
 plt.rcParams.update({"font.size": 10, "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
                      "grid.alpha": 0.3, "figure.dpi": 110})
@@ -47,11 +49,6 @@ def _tidy_y(ax: plt.Axes, y: np.ndarray) -> None:
             ax.set_ylim(mid - pad, mid + pad)
 
 
-def _pretty(metric: str) -> str:
-    return {"auroc": "AUROC", "ece": "ECE", "f1_macro": "macro F1", "loss": "loss",
-            "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
-
-
 def learning_curves(rows: Sequence[dict[str, Any]], path: Path, *, monitor: str = "auroc",
                     best_epoch: int | None = None, title: str = "") -> Path:
     """Loss, the monitored metric (train and validation) and the learning rate per epoch."""
@@ -66,8 +63,8 @@ def learning_curves(rows: Sequence[dict[str, Any]], path: Path, *, monitor: str 
         if best_epoch is not None:
             ax.axvline(best_epoch, color=BEST, ls="--", lw=1.2, label=f"best epoch ({best_epoch})")
         ax.set_xlabel("epoch")
-        ax.set_title(_pretty(metric) + (" (selects the best epoch)" if metric == monitor else ""))
-        if metric not in ("loss", "ece"):
+        ax.set_title(metric_label(metric) + (" (selects the best epoch)" if metric == monitor else ""))
+        if not lower_is_better(metric):
             lo = min([0.5] + [float(np.nanmin(_series(rows, f"{s}_{metric}")[1])) for s in ("train", "val")
                               if len(_series(rows, f"{s}_{metric}")[1]) and np.isfinite(_series(rows, f"{s}_{metric}")[1]).any()])
             ax.set_ylim(max(0.0, lo - 0.05), 1.02)
@@ -220,12 +217,12 @@ def comparison(runs: Sequence[dict[str, Any]], metrics: Sequence[str], path: Pat
         ax.barh(ys, np.nan_to_num(vals), color=colors, alpha=0.85, height=0.6)
         ax.errorbar(vals, ys, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
         top = float(np.nanmax(np.concatenate([vals, hi]))) if np.isfinite(np.concatenate([vals, hi])).any() else 1.0
-        right = 1.0 if m not in ("loss", "ece") else max(1e-3, top * 1.3)
+        right = 1.0 if not lower_is_better(m) else max(1e-3, top * 1.3)
         for y, v, h in zip(ys, vals, hi):
             if np.isfinite(v):
                 ax.text((h if np.isfinite(h) else v) + right * 0.02, y, f"{v:.3f}", va="center", ha="left", fontsize=8)
-        ax.set_title(_pretty(m) + (" (lower is better)" if m in ("loss", "ece") else ""))
-        ax.set_xlim(0, right * (1.12 if m not in ("loss", "ece") else 1.0))
+        ax.set_title(metric_label(m) + (" (lower is better)" if lower_is_better(m) else ""))
+        ax.set_xlim(0, right * (1.12 if not lower_is_better(m) else 1.0))
         ax.grid(axis="y", visible=False)
     for row in axes:
         row[0].set_yticks(ys, labels)

@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import RunError
+from ..metrics import table
 
 WILCOXON_MIN_PAIRS = 6
-HEADLINE = ("auroc", "balanced_accuracy", "accuracy", "f1_macro", "sensitivity", "specificity", "ece", "loss")
-LOWER_IS_BETTER = ("ece", "loss")
 SHARPNESS_KEYS = ("lambda_max", "trace")
 
 
@@ -174,7 +173,7 @@ def metric_names(records: list[RunRecord]) -> list[str]:
     found: list[str] = []
     for r in records:
         found += [k for k in r.test if k not in found]
-    return [k for k in HEADLINE if k in found] + [k for k in found if k not in HEADLINE]
+    return table.ordered(found)
 
 
 def method_order(records: list[RunRecord], baseline: str) -> list[str]:

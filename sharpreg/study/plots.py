@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .aggregate import HEADLINE, RunRecord, mean_std, method_order
+from ..metrics import table
+from .aggregate import RunRecord, mean_std, method_order
 
 
 def _pyplot():
@@ -23,7 +24,7 @@ def _panels(records: list[RunRecord]) -> list[tuple[str, str]]:
 
 
 def draw_metric_plots(records: list[RunRecord], folder: Path, baseline: str = "none",
-                      metrics: tuple[str, ...] = HEADLINE) -> list[str]:
+                      metrics: list[str] | None = None) -> list[str]:
     """``folder/<metric>.png`` per headline metric: one panel per model, methods on x, seeds as points,
     mean ± std as a bar; the baseline's mean as a dashed line. Returns the files written."""
     plt = _pyplot()
@@ -32,7 +33,7 @@ def draw_metric_plots(records: list[RunRecord], folder: Path, baseline: str = "n
     methods = method_order(records, baseline)
     written = []
     rng = np.random.default_rng(0)
-    for metric in metrics:
+    for metric in metrics or table.names():
         if not any(metric in r.test for r in records):
             continue
         fig, axes = plt.subplots(1, len(panels), figsize=(max(4.0, 0.9 * len(methods) + 1.5) * len(panels), 3.8),

@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
-from .aggregate import (
-    HEADLINE, LOWER_IS_BETTER, SHARPNESS_KEYS, WILCOXON_MIN_PAIRS, RunRecord, aggregate, collect, method_order,
-    metric_names,
-)
+from ..metrics import table
+from .aggregate import SHARPNESS_KEYS, WILCOXON_MIN_PAIRS, RunRecord, aggregate, collect, method_order, metric_names
 
 CSV_FIELDS = ("setting", "model", "method", "metric", "n", "mean", "std", "baseline_mean", "diff_mean", "diff_std",
               "n_pairs", "p_value", "test", "passes_per_step", "seconds_mean")
@@ -79,7 +77,7 @@ def render_markdown(records: list[RunRecord], rows: list[dict[str, Any]], manife
     status: dict[str, int] = {}
     for run in planned.values():
         status[run.get("status", "?")] = status.get(run.get("status", "?"), 0) + 1
-    metrics = [m for m in HEADLINE if any(m in r.test for r in records)]
+    metrics = [m for m in table.names() if any(m in r.test for r in records)]
     out = [f"# Sweep report: {name}", ""]
     if manifest.get("description"):
         out += [manifest["description"], ""]
@@ -126,7 +124,7 @@ def render_markdown(records: list[RunRecord], rows: list[dict[str, Any]], manife
             out.append(f"| {m} | {n_pairs} | " + " | ".join(cells) + " |")
         out.append("")
         out += _sharpness_section(records, by, setting, model, present)
-    out += [f"Lower is better for {', '.join(LOWER_IS_BETTER)}; higher for the others. "
+    out += [f"Lower is better for {', '.join(table.lower_is_better_names())}; higher for the others. "
             "`report.csv` holds every metric (one row per setting × model × method × metric); `runs.csv` every run.", ""]
     if plots:
         out += ["## Plots", ""] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots] + [""]

@@ -24,20 +24,21 @@ from ..build import build_datamodule, build_model, build_optimizer, build_rule
 from ..data.module import Split
 from ..engine import SharpnessStep
 from ..errors import RunError, SharpregError
-from ..evaluation.bootstrap import bootstrap_intervals
 from ..evaluation.inference import Predictions, predict
-from ..evaluation.metrics import as_jsonable, compute_metrics, generalization_gap, summarize_steps
 from ..evaluation.predictions import write_predictions
+from ..metrics import bootstrap_intervals, compute_metrics, generalization_gap
+from ..metrics.table import lower_is_better
+from ..runs.summary import finite_or_none
 from ..recipe import Recipe
+from ..reporting.tables import print_summary
 from ..runs import RunFolder
+from .diagnostics import nanmean, summarize_steps
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, save_safetensors, set_rng_state
 from .interrupt import StopFlag, graceful_interrupt
 from .setup import lr_factor, resolve_device, seed_everything
-from .summary import print_summary
 from .trackers import Trackers
 
 log = logging.getLogger("sharpreg")
-LOWER_IS_BETTER = {"loss", "ece"}
 
 
 class TrainingInterrupted(RunError):
@@ -333,7 +334,7 @@ class Trainer:
             return self.best["epoch"] is None
         if self.best["value"] is None:
             return True
-        return value < self.best["value"] if self.cfg.monitor in LOWER_IS_BETTER else value > self.best["value"]
+        return value < self.best["value"] if lower_is_better(self.cfg.monitor) else value > self.best["value"]
 
     def _score(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         ev = self.recipe.eval
@@ -450,7 +451,7 @@ class Trainer:
             "in_chans": str(self.dm.in_chans), "image_size": str(self.dm.image_size),
             "model": json.dumps(self.recipe.resolved()["model"]), "best_epoch": str(self.best["epoch"])})
         diag_cols = sorted({k for row in self.history for k in row if k.startswith("diag_")})
-        sharp = {k[5:]: {"last": self.history[-1].get(k), "mean": _nanmean([r.get(k) for r in self.history])}
+        sharp = {k[5:]: {"last": self.history[-1].get(k), "mean": nanmean([r.get(k) for r in self.history])}
                  for k in diag_cols} if self.history else {}
         steps = self.engine.step_count
         summary = {
@@ -463,14 +464,14 @@ class Trainer:
             "best_epoch": self.best["epoch"],
             "monitor": self.cfg.monitor,
             "best_val": self.best["value"],
-            "test": as_jsonable(test),
+            "test": finite_or_none(test),
             "test_ci": intervals,
             "ci": {"method": "percentile bootstrap over test cases", "resamples": ev.bootstrap,
                    "confidence": ev.confidence, "seed": ev.bootstrap_seed},
             "test_n": n_test,
-            "train_eval": as_jsonable(train_eval),
+            "train_eval": finite_or_none(train_eval),
             "generalization_gap": gap,
-            "train_final": as_jsonable({k[6:]: v for k, v in self.history[-1].items() if k.startswith("train_")})
+            "train_final": finite_or_none({k[6:]: v for k, v in self.history[-1].items() if k.startswith("train_")})
             if self.history else {},
             "sharpness": sharp,
             "seconds": round(self.elapsed + time.perf_counter() - t0, 2),
@@ -504,8 +505,3 @@ class Trainer:
             log.warning("could not draw the plots: %s: %s (retry with `sharpreg report %s`)", type(exc).__name__, exc,
                         self.run.path)
 
-
-def _nanmean(values: list[Any]) -> float | None:
-    arr = np.asarray([v for v in values if isinstance(v, (int, float))], dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.mean()) if len(arr) else None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from sharpreg.evaluation.bootstrap import bootstrap_intervals
-from sharpreg.evaluation.metrics import compute_metrics, generalization_gap, summarize_steps
+from sharpreg.metrics import bootstrap_intervals, compute_metrics, generalization_gap, resample_metrics
+from sharpreg.metrics import compute as compute_mod
+from sharpreg.metrics import table
+from sharpreg.training.diagnostics import summarize_steps
 
 BIN = ["benign", "malignant"]
 # malignant probabilities; arg-max predictions [0, 1, 0, 1, 0, 1]: TP 2, FN 1, FP 1, TN 2
@@ -82,8 +85,6 @@ def test_generalization_gap_and_step_summaries() -> None:
 @pytest.mark.parametrize("k", [2, 3])
 def test_vectorized_resamples_equal_compute_metrics(k: int) -> None:
     """The bootstrap scores resamples in one vectorized pass; each must equal compute_metrics on it."""
-    from sharpreg.evaluation.bootstrap import resample_metrics
-
     rng = np.random.default_rng(k)
     n = 30
     names = ["benign", "malignant", "normal"][:k]
@@ -99,3 +100,37 @@ def test_vectorized_resamples_equal_compute_metrics(k: int) -> None:
         assert list(ref) == list(fast)
         for key, value in ref.items():
             assert fast[key][b] == pytest.approx(value, abs=1e-6, nan_ok=True), (b, key)
+
+
+def test_a_metric_without_a_vectorized_form_is_looped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry with ``batched = None`` (a new metric's first form) still gets bootstrap values, equal to
+    its plain definition per resample; a deliberately wrong vectorized form is caught by the same check."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 25)
+    p = np.clip(y * 0.3 + rng.uniform(0, 0.7, 25), 0, 1)
+    probs = np.stack([1 - p, p], axis=1)
+    idx = np.stack([rng.integers(0, 25, 25) for _ in range(12)])
+
+    def per_resample(name: str) -> list[float]:
+        return [compute_metrics(y[i], probs[i], BIN)[name] for i in idx]
+
+    looped = tuple(replace(m, batched=None) if m.name == "auroc" else m for m in table.METRICS)
+    monkeypatch.setattr(compute_mod, "METRICS", looped)
+    assert resample_metrics(y, probs, idx, BIN)["auroc"] == pytest.approx(per_resample("auroc"), nan_ok=True)
+    wrong = tuple(replace(m, batched=lambda r: 1 - table.METRICS[0].batched(r)) if m.name == "auroc" else m
+                  for m in table.METRICS)
+    monkeypatch.setattr(compute_mod, "METRICS", wrong)
+    assert resample_metrics(y, probs, idx, BIN)["auroc"] != pytest.approx(per_resample("auroc"), nan_ok=True)
+
+
+def test_the_table_answers_direction_gap_monitor_and_per_class_names() -> None:
+    assert table.lower_is_better("loss") and table.lower_is_better("ece") and not table.lower_is_better("auroc")
+    assert table.metric_of("sensitivity_normal_or_benign").name == "sensitivity"
+    assert table.metric_of("accuracy_benign") is None and table.metric_of("nonsense") is None
+    assert set(table.gap_names()) >= {"loss", "accuracy", "auroc"}
+    assert table.ordered(["loss", "custom", "auroc"]) == ["auroc", "loss", "custom"]
+    from sharpreg.recipe.core import TrainConfig
+
+    assert TrainConfig(monitor="ece").monitor == "ece"
+    with pytest.raises(ValueError, match="unknown metric 'aucroc'; choose one of: auroc"):
+        TrainConfig(monitor="aucroc")

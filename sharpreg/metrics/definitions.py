@@ -1,0 +1,198 @@
+"""The built-in metrics' arithmetic, twice: plainly from the libraries (scikit-learn, torchmetrics) for
+one set of cases, and vectorized over bootstrap resamples from the same definitions (confusion counts,
+rank-based AUROC, torchmetrics' ECE binning). ``tests/metrics`` checks that both agree per resample."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Cases:
+    """One set of scored cases: ``labels`` (n,), class probabilities ``probs`` (n, k)."""
+
+    labels: np.ndarray
+    probs: np.ndarray
+    positive: int
+    """index of the class whose sensitivity and specificity are reported under the plain names"""
+    calibration_bins: int = 15
+
+    @property
+    def k(self) -> int:
+        return self.probs.shape[1]
+
+    @cached_property
+    def pred(self) -> np.ndarray:
+        return self.probs.argmax(axis=1)
+
+    @cached_property
+    def confusion(self) -> np.ndarray:
+        from sklearn import metrics as skm
+
+        return skm.confusion_matrix(self.labels, self.pred, labels=list(range(self.k)))
+
+
+@dataclass(frozen=True)
+class Resamples:
+    """B resamples of the cases at once: ``labels`` (B, n), ``probs`` (B, n, k)."""
+
+    labels: np.ndarray
+    probs: np.ndarray
+    positive: int
+    calibration_bins: int = 15
+
+    @property
+    def k(self) -> int:
+        return self.probs.shape[2]
+
+    @cached_property
+    def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per resample and class: true positives, cases of the class, cases predicted as the class."""
+        n_b, n = self.labels.shape
+        k = self.k
+        flat = (np.arange(n_b)[:, None] * k * k + self.labels * k + self.probs.argmax(axis=2)).ravel()
+        cm = np.bincount(flat, minlength=n_b * k * k).reshape(n_b, k, k).astype(np.float64)
+        return np.diagonal(cm, axis1=1, axis2=2), cm.sum(axis=2), cm.sum(axis=1)
+
+    @cached_property
+    def sensitivity(self) -> np.ndarray:
+        tp, true_n, _ = self.counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return tp / true_n
+
+    @cached_property
+    def specificity(self) -> np.ndarray:
+        tp, true_n, pred_n = self.counts
+        fp = pred_n - tp
+        tn = self.labels.shape[1] - true_n - fp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return tn / (tn + fp)
+
+
+# -- plain: one set of cases, from the libraries ------------------------------------------------------
+def accuracy(c: Cases) -> float:
+    from sklearn import metrics as skm
+
+    return float(skm.accuracy_score(c.labels, c.pred))
+
+
+def balanced_accuracy(c: Cases) -> float:
+    from sklearn import metrics as skm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(skm.balanced_accuracy_score(c.labels, c.pred))
+
+
+def f1_macro(c: Cases) -> float:
+    from sklearn import metrics as skm
+
+    return float(skm.f1_score(c.labels, c.pred, average="macro", labels=list(range(c.k)), zero_division=0))
+
+
+def auroc(c: Cases) -> float:
+    """Binary AUROC of the last class, or macro one-vs-rest; NaN when a class is absent."""
+    from sklearn import metrics as skm
+
+    present = np.unique(c.labels)
+    if len(present) < 2:
+        return float("nan")
+    if c.k == 2:
+        return float(skm.roc_auc_score(c.labels, c.probs[:, 1]))
+    if len(present) < c.k:
+        return float("nan")
+    return float(skm.roc_auc_score(c.labels, c.probs, multi_class="ovr", average="macro"))
+
+
+def sensitivity(c: Cases) -> np.ndarray:
+    """Per class: true positives over the cases of the class (NaN without any)."""
+    cm = c.confusion
+    tp = np.diagonal(cm).astype(np.float64)
+    fn = cm.sum(axis=1) - tp
+    return np.array([tp[i] / (tp[i] + fn[i]) if tp[i] + fn[i] else np.nan for i in range(c.k)])
+
+
+def specificity(c: Cases) -> np.ndarray:
+    """Per class: true negatives over the cases of the other classes (NaN without any)."""
+    cm = c.confusion
+    tp = np.diagonal(cm).astype(np.float64)
+    fn, fp = cm.sum(axis=1) - tp, cm.sum(axis=0) - tp
+    tn = cm.sum() - tp - fn - fp
+    return np.array([tn[i] / (tn[i] + fp[i]) if tn[i] + fp[i] else np.nan for i in range(c.k)])
+
+
+def ece(c: Cases) -> float:
+    """torchmetrics' L1 calibration error of the top-1 confidence."""
+    import torch
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    return float(multiclass_calibration_error(torch.from_numpy(c.probs).float(), torch.from_numpy(c.labels),
+                                              num_classes=c.k, n_bins=c.calibration_bins, norm="l1",
+                                              validate_args=False))
+
+
+# -- vectorized: B resamples at once, for the bootstrap -----------------------------------------------
+def accuracy_b(r: Resamples) -> np.ndarray:
+    tp, _, _ = r.counts
+    return tp.sum(axis=1) / r.labels.shape[1]
+
+
+def balanced_accuracy_b(r: Resamples) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(r.sensitivity, axis=1)
+
+
+def f1_macro_b(r: Resamples) -> np.ndarray:
+    tp, true_n, pred_n = r.counts
+    denom = 2 * tp + (pred_n - tp) + (true_n - tp)
+    return np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0).mean(axis=1)
+
+
+def _binary_auc(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC per row (ties count half); NaN where a row has one class only."""
+    from scipy.stats import rankdata
+
+    n1 = positive.sum(axis=1)
+    n0 = positive.shape[1] - n1
+    u = (rankdata(score, axis=1) * positive).sum(axis=1) - n1 * (n1 + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n1 > 0) & (n0 > 0), u / (n1 * n0), np.nan)
+
+
+def auroc_b(r: Resamples) -> np.ndarray:
+    if r.k == 2:
+        return _binary_auc(r.probs[:, :, 1], r.labels == 1)
+    per_class = np.stack([_binary_auc(r.probs[:, :, c], r.labels == c) for c in range(r.k)], axis=1)
+    return per_class.mean(axis=1)  # NaN when a class is absent, like the plain AUROC
+
+
+def sensitivity_b(r: Resamples) -> np.ndarray:
+    return r.sensitivity
+
+
+def specificity_b(r: Resamples) -> np.ndarray:
+    return r.specificity
+
+
+def ece_b(r: Resamples) -> np.ndarray:
+    """torchmetrics' binning: top-1 confidence (float32), bins [b_i, b_i+1) of linspace(0, 1)."""
+    import torch
+
+    p32 = r.probs.astype(np.float32)
+    conf = p32.max(axis=2)
+    correct = (p32.argmax(axis=2) == r.labels).astype(np.float64)
+    edges = torch.linspace(0, 1, r.calibration_bins + 1).numpy()
+    which = np.searchsorted(edges, conf, side="right") - 1
+    n_b, n = r.labels.shape
+    slots = r.calibration_bins + 1
+    flat = (np.arange(n_b)[:, None] * slots + which).ravel()
+    count = np.bincount(flat, minlength=n_b * slots).reshape(n_b, slots)
+    conf_sum = np.bincount(flat, weights=conf.astype(np.float64).ravel(), minlength=n_b * slots).reshape(n_b, slots)
+    acc_sum = np.bincount(flat, weights=correct.ravel(), minlength=n_b * slots).reshape(n_b, slots)
+    safe = np.maximum(count, 1)
+    return (np.abs(acc_sum / safe - conf_sum / safe) * count / n).sum(axis=1)
