@@ -5,7 +5,8 @@ A plugin module is named by an entry point in the group ``sharpreg``::
     [project.entry-points.sharpreg]
     fisher_sam = "sharpreg_fisher_sam"
 
-and implements any of the hooks below with ``@sharpreg.hookimpl``.
+and implements any of the hooks below with ``@sharpreg.hookimpl``. Each hook belongs to one plugin
+kind of ``sharpreg.kinds.KINDS``.
 """
 
 from __future__ import annotations
@@ -70,11 +71,3 @@ def sharpreg_datasets() -> Iterable[DatasetSpec]:
             return [DatasetSpec(name="busbra", params=BusBraParams, factory=BusBra, summary="BUS-BRA")]
     """
 
-
-#: hook name for each plugin kind
-HOOK_OF_KIND: dict[str, str] = {
-    "rule": "sharpreg_sharpness_rules",
-    "optimizer": "sharpreg_optimizers",
-    "model": "sharpreg_models",
-    "dataset": "sharpreg_datasets",
-}

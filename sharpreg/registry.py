@@ -21,7 +21,8 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .specs import KINDS, SPEC_OF_KIND, PluginSpec
+from .kinds import KINDS
+from .specs import PluginSpec
 
 GROUP = "sharpreg"
 STRICT_ENV = "SHARPREG_STRICT_PLUGINS"
@@ -153,13 +154,12 @@ class Registry:
             self.pm.register(obj, name=f"{rec.dist or ''}:{rec.name}")
             found: list[PluginSpec] = []
             for kind in KINDS:
-                hook = getattr(self.pm.hook, hookspecs.HOOK_OF_KIND[kind])
-                for impl in hook.get_hookimpls():
+                for impl in getattr(self.pm.hook, kind.hook_name).get_hookimpls():
                     if impl.plugin is not obj:
                         continue
                     for spec in impl.function() or []:
-                        if not isinstance(spec, SPEC_OF_KIND[kind]):
-                            raise TypeError(f"{hookspecs.HOOK_OF_KIND[kind]} returned {spec!r}, not a {SPEC_OF_KIND[kind].__name__}")
+                        if not isinstance(spec, kind.spec):
+                            raise TypeError(f"{kind.hook_name} returned {spec!r}, not a {kind.spec.__name__}")
                         found.append(spec)
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, KeyboardInterrupt):

@@ -15,16 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
-Kind = Literal["rule", "optimizer", "model", "dataset"]
-KINDS: tuple[Kind, ...] = ("rule", "optimizer", "model", "dataset")
-#: recipe table that selects a plugin of each kind
-TABLE_OF_KIND: dict[str, str] = {
-    "rule": "sharpness",
-    "optimizer": "optimizer",
-    "model": "model",
-    "dataset": "data",
-}
-
 
 class PluginParams(BaseModel):
     """Base of every plugin's parameter model: unknown keys are errors, values are checked."""
@@ -177,9 +167,10 @@ class DataParams(PluginParams):
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PluginSpec:
-    """Common fields of every spec. Subclasses fix ``kind`` and document the factory signature."""
+    """Common fields of every spec. Subclasses fix ``kind`` (a name in ``sharpreg.kinds.KINDS``) and
+    document the factory signature."""
 
-    kind: ClassVar[Kind]
+    kind: ClassVar[str]
     name: str
     params: type[PluginParams]
     factory: Callable[..., Any]
@@ -207,33 +198,26 @@ class PluginSpec:
 class RuleSpec(PluginSpec):
     """A sharpness rule. ``factory(params) -> SharpnessRule`` (see ``sharpreg.engine.rule``)."""
 
-    kind: ClassVar[Kind] = "rule"
+    kind: ClassVar[str] = "rule"
 
 
 @dataclass(frozen=True)
 class OptimizerSpec(PluginSpec):
     """A base optimizer. ``factory(param_groups, params) -> torch.optim.Optimizer``."""
 
-    kind: ClassVar[Kind] = "optimizer"
+    kind: ClassVar[str] = "optimizer"
 
 
 @dataclass(frozen=True)
 class ModelSpec(PluginSpec):
     """A network. ``factory(params, inputs: ModelInputs) -> torch.nn.Module`` returning logits."""
 
-    kind: ClassVar[Kind] = "model"
+    kind: ClassVar[str] = "model"
 
 
 @dataclass(frozen=True)
 class DatasetSpec(PluginSpec):
     """A data set. ``factory(params, context: DataContext) -> DataModule`` (see ``sharpreg.data``)."""
 
-    kind: ClassVar[Kind] = "dataset"
+    kind: ClassVar[str] = "dataset"
 
-
-SPEC_OF_KIND: dict[str, type[PluginSpec]] = {
-    "rule": RuleSpec,
-    "optimizer": OptimizerSpec,
-    "model": ModelSpec,
-    "dataset": DatasetSpec,
-}

@@ -6,14 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from .listing import PLURALS
-
-KINDS = {**{v: v for v in PLURALS.values()}, **PLURALS, "data": "dataset", "sharpness": "rule"}
+from ..kinds import KINDS, kind_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("describe", help="show a plugin's parameters (type, default, bounds, description)")
-    p.add_argument("kind", choices=sorted(KINDS), help="rule, optimizer, model or dataset")
+    p.add_argument("kind", choices=sorted({a for k in KINDS for a in k.aliases}),
+                   help=", ".join(k.name for k in KINDS))
     p.add_argument("name", help="plugin name (or DIST:NAME)")
     p.add_argument("--json", action="store_true", help="the parameters' JSON Schema")
     p.set_defaults(func=run)
@@ -47,15 +46,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ..registry import default_registry
 
-    kind = KINDS[args.kind]
-    provided = default_registry().get(kind, args.name)
+    kind = kind_of(args.kind)
+    provided = default_registry().get(kind.name, args.name)
     schema = provided.spec.params.model_json_schema()
     if args.json:
         print(json.dumps(schema, indent=2))
         return 0
     console = Console()
     spec = provided.spec
-    console.print(f"[bold]{kind} {spec.name}[/] — {spec.summary}")
+    console.print(f"[bold]{kind.name} {spec.name}[/] — {spec.summary}")
     if spec.citation:
         console.print(f"citation: {spec.citation}")
     console.print(f"from: {provided.plugin.origin} (module {provided.plugin.module})")
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(key, _type_of(prop, defs), default, _bounds(prop), prop.get("description", ""))
         console.print(table)
 
-    table_for(f"[{ {'rule': 'sharpness', 'dataset': 'data'}.get(kind, kind) }] parameters", schema)
+    table_for(f"[{kind.table or kind.name}] parameters", schema)
     for name, sub in defs.items():
         table_for(f"{name} (nested table)", sub)
     return 0

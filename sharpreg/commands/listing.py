@@ -1,15 +1,16 @@
-"""``sharpreg list rules|optimizers|models|datasets``: installed plugin names with their summaries."""
+"""``sharpreg list KINDS`` (rules, optimizers, models, datasets...): installed plugins with their summaries."""
 
 from __future__ import annotations
 
 import argparse
 
-PLURALS = {"rules": "rule", "optimizers": "optimizer", "models": "model", "datasets": "dataset"}
+from ..kinds import KINDS, kind_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list installed rules, optimizers, models or datasets")
-    p.add_argument("kind", choices=sorted(PLURALS), help="what to list")
+    plurals = [k.plural for k in KINDS]
+    p = sub.add_parser("list", help=f"list installed {', '.join(plurals)}")
+    p.add_argument("kind", choices=sorted(plurals), help="what to list")
     p.set_defaults(func=run)
 
 
@@ -19,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..registry import default_registry
 
-    kind = PLURALS[args.kind]
+    kind = kind_of(args.kind).name
     table = Table(title=f"installed {args.kind}")
     for col in ("name", "summary", "from"):
         table.add_column(col, overflow="fold")

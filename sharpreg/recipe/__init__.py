@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ..registry import Registry, default_registry
 from .core import EvalConfig, MetaConfig, TrainConfig
 from .loader import RawRecipe, apply_overrides, load_raw, parse_override
-from .validate import PLUGIN_TABLES, Recipe, Selected, validate
+from .validate import Recipe, Selected, validate
 
 
 def load_recipe(
@@ -22,7 +22,6 @@ def load_recipe(
 
 
 __all__ = [
-    "PLUGIN_TABLES",
     "EvalConfig",
     "MetaConfig",
     "RawRecipe",

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 from ..registry import Registry
-from .validate import CORE_TABLES, PLUGIN_TABLES, REQUIRED_TABLES, SCHEMA_VERSION
+from ..kinds import recipe_kinds
+from .validate import CORE_TABLES, SCHEMA_VERSION
 
 
 def _with_name(kind: str, name: str, params: type[BaseModel]) -> type[BaseModel]:
@@ -25,11 +26,11 @@ def _with_name(kind: str, name: str, params: type[BaseModel]) -> type[BaseModel]
 def recipe_schema(registry: Registry) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a recipe file for the plugins in ``registry``."""
     plugin_models: dict[tuple[str, str], type[BaseModel]] = {}
-    for table, kind in PLUGIN_TABLES.items():
-        for provided in registry.all(kind):
-            key = (table, provided.spec.name)
+    for kind in recipe_kinds():
+        for provided in registry.all(kind.name):
+            key = (str(kind.table), provided.spec.name)
             if key not in plugin_models:
-                plugin_models[key] = _with_name(kind, provided.spec.name, provided.spec.params)
+                plugin_models[key] = _with_name(kind.name, provided.spec.name, provided.spec.params)
     models = [(m, "validation") for m in [*CORE_TABLES.values(), *plugin_models.values()]]
     refs, top = models_json_schema(models, ref_template="#/$defs/{model}")
     properties: dict[str, Any] = {
@@ -40,7 +41,8 @@ def recipe_schema(registry: Registry) -> dict[str, Any]:
     }
     for table, model in CORE_TABLES.items():
         properties[table] = refs[(model, "validation")]
-    for table, kind in PLUGIN_TABLES.items():
+    for kind in recipe_kinds():
+        table = str(kind.table)
         names = sorted(n for (t, n) in plugin_models if t == table)
         branches = [
             {"if": {"properties": {"name": {"const": n}}, "required": ["name"]}, "then": refs[(plugin_models[(table, n)], "validation")]}
@@ -48,8 +50,8 @@ def recipe_schema(registry: Registry) -> dict[str, Any]:
         ]
         properties[table] = {
             "type": "object",
-            "description": f"The {kind} plugin (`name`) and its parameters.",
-            "properties": {"name": {"enum": names, "description": f"Installed {kind}s."}},
+            "description": f"The {kind.name} plugin (`name`) and its parameters.",
+            "properties": {"name": {"enum": names, "description": f"Installed {kind.plural}."}},
             "required": ["name"],
             "allOf": branches,
         }
@@ -59,7 +61,7 @@ def recipe_schema(registry: Registry) -> dict[str, Any]:
         "title": "sharpreg recipe",
         "type": "object",
         "properties": properties,
-        "required": ["schema_version", *REQUIRED_TABLES],
+        "required": ["schema_version", *(k.table for k in recipe_kinds() if k.required)],
         "additionalProperties": False,
         "$defs": top.get("$defs", {}),
     }

@@ -15,16 +15,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PluginError, RecipeError, RecipeIssue
+from ..kinds import PluginKind, recipe_kinds
 from ..registry import Provided, Registry
 from ..specs import PluginParams, PluginSpec
 from .core import EvalConfig, MetaConfig, TrainConfig
 from .loader import KeyPath, RawRecipe
 
-#: plugin tables: recipe table -> plugin kind
-PLUGIN_TABLES: dict[str, str] = {"data": "dataset", "model": "model", "optimizer": "optimizer", "sharpness": "rule"}
 CORE_TABLES: dict[str, type[BaseModel]] = {"meta": MetaConfig, "train": TrainConfig, "eval": EvalConfig}
-TOP_KEYS = ("schema_version", "requires", *CORE_TABLES, *PLUGIN_TABLES)
-REQUIRED_TABLES = ("data", "model", "optimizer")
+TOP_KEYS = ("schema_version", "requires", *CORE_TABLES, *(str(k.table) for k in recipe_kinds()))
 SCHEMA_VERSION = 1
 
 
@@ -66,7 +64,8 @@ class Recipe:
         return self.meta.name or (self.path.stem if self.path else "recipe")
 
     def selected(self) -> list[Selected]:
-        return [self.data, self.model, self.optimizer, self.sharpness]
+        """The plugin tables, in recipe order."""
+        return [getattr(self, str(k.table)) for k in recipe_kinds()]
 
     def resolved(self) -> dict[str, Any]:
         """The whole recipe with every default filled in (TOML-ready: no None values)."""
@@ -188,74 +187,74 @@ def check_requires(raw: RawRecipe) -> list[RecipeIssue]:
     return issues
 
 
-def validate(raw: RawRecipe, registry: Registry, overrides: list[str] | None = None) -> Recipe:
-    """Validate ``raw`` against the core models and the registry's plugins; raise ``RecipeError``."""
-    data = raw.data
-    issues: list[RecipeIssue] = []
-    for key in data:
+def _top_level_issues(raw: RawRecipe) -> list[RecipeIssue]:
+    issues = []
+    for key in raw.data:
         if key not in TOP_KEYS:
             near = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             issues.append(raw.issue((key,), f"unknown top-level key or table{hint} Allowed: {', '.join(TOP_KEYS)}."))
-    version = data.get("schema_version")
+    version = raw.data.get("schema_version")
     if version is None:
         issues.append(raw.issue(("schema_version",), "missing; put `schema_version = 1` at the top of the recipe"))
     elif version != SCHEMA_VERSION or isinstance(version, bool):
-        issues.append(raw.issue(("schema_version",), f"unsupported schema_version {version!r}; this sharpreg reads schema_version = {SCHEMA_VERSION}"))
+        issues.append(raw.issue(("schema_version",), f"unsupported schema_version {version!r}; this sharpreg reads "
+                                                      f"schema_version = {SCHEMA_VERSION}"))
+    return issues
+
+
+def _core_table(raw: RawRecipe, table: str, model: type[BaseModel], issues: list[RecipeIssue]) -> BaseModel | None:
+    value = raw.data.get(table, {})
+    if not isinstance(value, dict):
+        issues.append(raw.issue((table,), f"must be a table ([{table}])"))
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(raw, (table,), exc, model))
+        return None
+
+
+def _plugin_table(raw: RawRecipe, kind: PluginKind, registry: Registry, issues: list[RecipeIssue]) -> Selected | None:
+    """Stage one: the plugin ``name`` against the registry; stage two: the table against its ``Params``."""
+    table = str(kind.table)
+    value = raw.data.get(table)
+    installed = ", ".join(registry.names(kind.name)) or "(none installed)"
+    if value is None:
+        if kind.required or kind.default is None:
+            issues.append(raw.issue((table,), f"missing table [{table}]; add it with name = one of: {installed}"))
+            return None
+        value = {"name": kind.default}
+    if not isinstance(value, dict):
+        issues.append(raw.issue((table,), f"must be a table ([{table}])"))
+        return None
+    name = value.get("name")
+    if not isinstance(name, str) or not name:
+        issues.append(raw.issue((table, "name"), f"missing; set name = one of: {installed}"))
+        return None
+    try:
+        provided = registry.get(kind.name, name)
+    except PluginError as exc:
+        issues.append(raw.issue((table, "name"), str(exc)))
+        return None
+    model = provided.spec.params
+    body = _resolve_paths(raw, (table,), {k: v for k, v in value.items() if k != "name"}, model)
+    try:
+        return Selected(table, name, provided, model.model_validate(body))
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(raw, (table,), exc, model))
+        return None
+
+
+def validate(raw: RawRecipe, registry: Registry, overrides: list[str] | None = None) -> Recipe:
+    """Validate ``raw`` against the core models and the registry's plugins; raise ``RecipeError``."""
+    issues = _top_level_issues(raw)
     req_issues = check_requires(raw)
     if req_issues:  # a missing distribution would only add noise below
         raise RecipeError(issues + req_issues)
-
-    core: dict[str, Any] = {}
-    for table, model in CORE_TABLES.items():
-        value = data.get(table, {})
-        if not isinstance(value, dict):
-            issues.append(raw.issue((table,), f"must be a table ([{table}])"))
-            continue
-        try:
-            core[table] = model.model_validate(value)
-        except ValidationError as exc:
-            issues.extend(_pydantic_issues(raw, (table,), exc, model))
-
-    chosen: dict[str, Selected] = {}
-    for table, kind in PLUGIN_TABLES.items():
-        value = data.get(table)
-        if value is None:
-            if table in REQUIRED_TABLES:
-                names = ", ".join(registry.names(kind)) or "(none installed)"
-                issues.append(raw.issue((table,), f"missing table [{table}]; add it with name = one of: {names}"))
-                continue
-            value = {"name": "none"}
-        if not isinstance(value, dict):
-            issues.append(raw.issue((table,), f"must be a table ([{table}])"))
-            continue
-        name = value.get("name")
-        if not isinstance(name, str) or not name:
-            names = ", ".join(registry.names(kind)) or "(none installed)"
-            issues.append(raw.issue((table, "name"), f"missing; set name = one of: {names}"))
-            continue
-        try:
-            provided = registry.get(kind, name)
-        except PluginError as exc:
-            issues.append(raw.issue((table, "name"), str(exc)))
-            continue
-        params_model = provided.spec.params
-        body = _resolve_paths(raw, (table,), {k: v for k, v in value.items() if k != "name"}, params_model)
-        try:
-            params = params_model.model_validate(body)
-        except ValidationError as exc:
-            issues.extend(_pydantic_issues(raw, (table,), exc, params_model))
-            continue
-        chosen[table] = Selected(table, name, provided, params)
-
+    core = {table: _core_table(raw, table, model, issues) for table, model in CORE_TABLES.items()}
+    chosen = {str(k.table): _plugin_table(raw, k, registry, issues) for k in recipe_kinds()}
     if issues:
         raise RecipeError(sorted(issues, key=_issue_order))
-    return Recipe(
-        raw=raw,
-        meta=core["meta"],
-        train=core["train"],
-        eval=core["eval"],
-        requires=list(data.get("requires", [])),
-        overrides=list(overrides or []),
-        **chosen,
-    )
+    return Recipe(raw=raw, requires=list(raw.data.get("requires", [])), overrides=list(overrides or []),
+                  **core, **chosen)  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""The one table of plugin kinds: the hook, the spec class, the recipe table and the CLI names of each.
+
+The registry, recipe validation, the JSON Schema and ``sharpreg list`` / ``describe`` derive from it.
+Adding a kind is one :class:`PluginKind` entry, its spec class (``specs.py``) and its hook
+(``hookspecs.py``); a kind chosen by a recipe table also gets a field on :class:`sharpreg.recipe.Recipe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import hookspecs
+from .specs import DatasetSpec, ModelSpec, OptimizerSpec, PluginSpec, RuleSpec
+
+
+@dataclass(frozen=True)
+class PluginKind:
+    name: str
+    """singular, as in ``sharpreg describe rule sam`` and in error messages"""
+    plural: str
+    """as in ``sharpreg list rules``"""
+    spec: type[PluginSpec]
+    hook: Callable[[], Any]
+    """the hook specification (in ``hookspecs``) whose implementations return specs of this kind"""
+    table: str | None
+    """the recipe table that selects a plugin of this kind by ``name`` (None: not chosen by a recipe)"""
+    required: bool = True
+    """a recipe must have the table"""
+    default: str | None = None
+    """the plugin used when an optional table is absent"""
+
+    @property
+    def hook_name(self) -> str:
+        return self.hook.__name__
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a for a in (self.name, self.plural, self.table) if a))
+
+
+#: in recipe order
+KINDS: tuple[PluginKind, ...] = (
+    PluginKind("dataset", "datasets", DatasetSpec, hookspecs.sharpreg_datasets, table="data"),
+    PluginKind("model", "models", ModelSpec, hookspecs.sharpreg_models, table="model"),
+    PluginKind("optimizer", "optimizers", OptimizerSpec, hookspecs.sharpreg_optimizers, table="optimizer"),
+    PluginKind("rule", "rules", RuleSpec, hookspecs.sharpreg_sharpness_rules, table="sharpness", required=False,
+               default="none"),
+)
+
+
+def kind_of(alias: str) -> PluginKind:
+    """The kind called ``alias`` (its name, plural or recipe table)."""
+    for k in KINDS:
+        if alias in k.aliases:
+            return k
+    raise KeyError(alias)
+
+
+def recipe_kinds() -> list[PluginKind]:
+    """The kinds chosen by recipe tables, in recipe order."""
+    return [k for k in KINDS if k.table is not None]
