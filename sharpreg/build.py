@@ -19,8 +19,13 @@ def build_datamodule(recipe: Recipe, *, seed: int | None = None) -> DataModule:
     return recipe.data.spec.factory(recipe.data.params, ctx)
 
 
-def build_model(recipe: Recipe, dm: DataModule) -> nn.Module:
-    inputs = ModelInputs(in_chans=dm.in_chans, num_classes=dm.num_classes, image_size=dm.image_size)
+def model_inputs(recipe: Recipe, classes: list[str]) -> ModelInputs:
+    """What the model factory is told: channels and image size from the recipe's data, the classes."""
+    data = recipe.data.params
+    return ModelInputs(in_chans=int(data.channels), num_classes=len(classes), image_size=int(data.image_size))
+
+
+def build_model(recipe: Recipe, inputs: ModelInputs) -> nn.Module:
     return recipe.model.spec.factory(recipe.model.params, inputs)
 
 

@@ -84,6 +84,11 @@ class OptimizerParams(PluginParams):
 class ModelParams(PluginParams):
     """Base for model parameters; ``in_chans`` and ``num_classes`` come from the data set."""
 
+    def architecture(self) -> str | None:
+        """The architecture these parameters build, where the plugin offers several (reports and sweep
+        tables label runs by it); None: the plugin's name says it all."""
+        return None
+
 
 @dataclass(frozen=True)
 class ModelInputs:

@@ -24,6 +24,9 @@ class MonaiParams(ModelParams):
     arch: Arch = Field("DenseNet121", description="MONAI network.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout probability (where the network has one).")
 
+    def architecture(self) -> str:
+        return self.arch
+
 
 def _densenet(cls_name: str) -> Callable[[MonaiParams, ModelInputs], nn.Module]:
     def make(p: MonaiParams, i: ModelInputs) -> nn.Module:

@@ -32,6 +32,9 @@ class TimmParams(ModelParams):
         None, description="Local weights file (.safetensors, .pth or .bin) to start from. Nothing is downloaded."
     )
 
+    def architecture(self) -> str:
+        return self.arch
+
 
 def fixed_input_size(arch: str) -> bool:
     """Whether timm builds ``arch`` for one input size (so ``img_size`` must be passed)."""

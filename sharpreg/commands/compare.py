@@ -51,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
     known = set(table.names())
     runs = cmp.load_runs(args.runs)
     for r in runs:
-        known |= set(r.get("test", {}))
+        known |= set(r.summary.test)
     bad = [m for m in metrics if m not in known]
     if bad:
         raise SharpregError(f"unknown metric {bad[0]!r}; the runs have: {', '.join(sorted(known))}")
     table = cmp.rows(runs, metrics)
-    confidence = runs[0].get("ci", {}).get("confidence", 0.95)
+    confidence = runs[0].summary.ci.confidence
     if args.csv:
         _emit(cmp.to_csv(table), args.csv)
     if args.markdown:

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ..evaluation.crossdata import evaluate_on
+    from ..reporting import draw_evaluation_plots
     from ..reporting.tables import metric_rows
 
     result = evaluate_on(args.run_dir, args.data, args.overrides, checkpoint=args.checkpoint, name=args.name,
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     for row in metric_rows(result.metrics, result.intervals, positive=result.recipe.eval.positive_class,
                            classes=list(result.class_map.values())):
         t.add_row(*row[:3])
+    plots = draw_evaluation_plots(result.folder)
+    files = [result.folder.RECORD, result.folder.PREDICTIONS, *(str(p.relative_to(result.out)) for p in plots)]
     console = Console()
     console.print(t)
-    console.print(f"written to {result.out}: metrics.json, predictions.csv, plots/confusion_matrix.png, plots/roc.png")
+    console.print(f"written to {result.out}: {', '.join(files)}")
     return 0

@@ -15,23 +15,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from rich.console import Console
 
     from ..reporting import draw_run_plots
-    from ..runs import RunFolder
     from ..reporting.tables import print_summary
+    from ..runs import RunFolder
 
     console = Console()
     for path in args.runs:
         folder = RunFolder.open(path)
-        written = draw_run_plots(folder.path)
-        summary_file = folder.path / "summary.json"
-        if summary_file.is_file():
-            print_summary(console, json.loads(summary_file.read_text(encoding="utf-8")), folder.path)
+        written = draw_run_plots(folder)
+        summary = folder.read_summary(missing_ok=True)
+        if summary is not None:
+            print_summary(console, summary, folder.path)
         else:
-            console.print(f"{folder.path}: not finished (no summary.json); learning curves drawn from metrics.csv")
+            console.print(f"{folder.path}: not finished (no {folder.SUMMARY}); learning curves drawn from {folder.METRICS}")
         for p in written:
             console.print(f"  {p}")
     return 0

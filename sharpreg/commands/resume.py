@@ -17,16 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import RunError
-    from ..recipe import load_recipe
-    from ..runs import RunFolder
+    from ..runs import RunFolder, RunState
     from ..training import Trainer
 
     folder = RunFolder.open(args.run_dir)
-    if (folder.path / "summary.json").is_file():
-        raise RunError(f"{folder.path} has finished (summary.json exists); nothing to resume. "
+    state = folder.state()
+    if state is RunState.DONE:
+        raise RunError(f"{folder.path} has finished ({folder.SUMMARY} exists); nothing to resume. "
                        f"Redraw its plots with `sharpreg report {folder.path}`")
-    if not (folder.path / "checkpoints" / "last.pt").is_file():
-        raise RunError(f"{folder.path} has no checkpoints/last.pt to resume from; start it again with `sharpreg run`")
-    recipe = load_recipe(folder.path / "resolved.toml")
-    Trainer(recipe, folder, progress=not args.no_progress, resume=True).fit()
+    if state is not RunState.RESUMABLE:
+        raise RunError(f"{folder.path} has no {folder.checkpoint_file('last').relative_to(folder.path)} to resume "
+                       "from; start it again with `sharpreg run`")
+    Trainer(folder.load_recipe(), folder, progress=not args.no_progress, resume=True).fit()
     return 0

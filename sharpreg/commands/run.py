@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     except SharpregError:
         # a mistake found before any checkpoint (missing data, bad class list...): leave nothing behind,
         # so the same command works once it is fixed
-        if not (folder.path / "checkpoints" / "last.pt").exists():
+        if not folder.checkpoint_file("last").exists():
             shutil.rmtree(folder.path, ignore_errors=True)
         raise
     return 0

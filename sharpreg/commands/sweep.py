@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import get_args
 
-EXECUTORS = ("local", "slurm", "submitit-local")
+from ..study.sweep import Executor
+
+EXECUTORS = get_args(Executor)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -88,7 +91,8 @@ def sweep(args: argparse.Namespace) -> int:
 
     from ..errors import SharpregError
     from ..study.grid import load_grid
-    from ..study.sweep import SweepOptions, plan, run_sweep
+    from ..study.manifest import Status
+    from ..study.sweep import Action, SweepOptions, plan, run_sweep
 
     console = Console(stderr=True)
     grid = load_grid(Path(args.target))
@@ -98,7 +102,7 @@ def sweep(args: argparse.Namespace) -> int:
     if workers < 1 or threads < 1:
         raise SharpregError("--workers and --threads must be at least 1")
     tasks = plan(grid, out)
-    todo = [t for t in tasks if t.action != "skip"]
+    todo = [t for t in tasks if t.action is not Action.SKIP]
     if args.dry_run:
         table = Table(title=f"sweep {grid.name}: {len(tasks)} runs into {out} ({len(todo)} to do; all recipes valid)",
                       title_justify="left")
@@ -113,7 +117,7 @@ def sweep(args: argparse.Namespace) -> int:
     manifest = run_sweep(grid, out, SweepOptions(workers=workers, threads=threads, executor=args.executor,
                                                  progress=not args.no_progress), console=console)
     runs = manifest.data["runs"]
-    failed = [k for k, v in runs.items() if v.get("status") not in ("done",)]
+    failed = [k for k, v in runs.items() if v.get("status") != Status.DONE]
     console.print(f"sweep {grid.name}: {len(runs) - len(failed)}/{len(runs)} runs finished; "
                   f"wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s", markup=False)
     for k in failed:

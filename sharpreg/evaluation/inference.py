@@ -1,27 +1,31 @@
-"""Running a trained model over a data set: class probabilities, labels, image ids and mean loss."""
+"""Running a model over a data set: the model inputs of a batch, class probabilities, labels, image ids
+and the mean loss."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..runs import Predictions
 
-@dataclass
-class Predictions:
-    """One row per image, in data-set order."""
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-    ids: list[str]
-    labels: np.ndarray
-    probs: np.ndarray
-    loss: float
 
-    def __len__(self) -> int:
-        return len(self.labels)
+def batch_inputs(batch: dict[str, Any], device: torch.device, non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """A data module's batch (``{"image": B×C×H×W, "label": B}``) as the model's input and the labels."""
+    return (batch["image"].to(device, non_blocking=non_blocking),
+            batch["label"].to(device, non_blocking=non_blocking).long())
+
+
+def loader(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    """Batches in data-set order, with the loader's own generator so the global torch RNG is left as it was."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                      generator=torch.Generator().manual_seed(0))
 
 
 @torch.no_grad()
@@ -33,24 +37,24 @@ def predict(
     batch_size: int,
     precision: str = "fp32",
     num_workers: int = 0,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    loss_fn: LossFn | None = None,
+    label_map: torch.Tensor | None = None,
 ) -> Predictions:
     """Evaluate ``model`` (in eval mode, restored to its previous mode after) on ``dataset``.
 
-    The loader gets its own generator so the global torch RNG is left as it was."""
+    ``label_map[i]`` is the model's class for the data set's class ``i`` (another data set's classes)."""
     was_training = model.training
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        generator=torch.Generator().manual_seed(0))
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     ids: list[str] = []
     probs, labels = [], []
     loss, n = 0.0, 0
     try:
-        for batch in loader:
-            x = batch["image"].to(device)
-            y = batch["label"].to(device).long()
+        for batch in loader(dataset, batch_size, num_workers):
+            x, y = batch_inputs(batch, device)
+            if label_map is not None:
+                y = label_map[y]
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 logits = model(x)
             loss += float(loss_fn(logits.float(), y)) * len(y)

@@ -4,72 +4,68 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import RunError
+from ..runs import RunFolder, Summary
 
 
-def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
-    """The summaries of ``paths`` (run folders), each with a ``label`` (the folder name, made unique)."""
-    runs = []
-    for p in paths:
-        file = Path(p) / "summary.json"
-        if not file.is_file():
-            hint = f"; resume it with `sharpreg resume {p}`" if (Path(p) / "checkpoints" / "last.pt").is_file() else ""
-            raise RunError(f"{p} has no summary.json: not a finished sharpreg run{hint}")
-        try:
-            summary = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RunError(f"cannot read {file}: {exc}") from None
-        summary["label"] = Path(p).resolve().name
-        summary["path"] = str(p)
-        runs.append(summary)
+@dataclass
+class ComparedRun:
+    """A finished run in a comparison: its label (the folder name, made unique), path and summary."""
+
+    label: str
+    path: Path
+    summary: Summary
+
+
+def load_runs(paths: list[Path]) -> list[ComparedRun]:
+    """The summaries of ``paths`` (run folders), each labelled by its folder name (made unique)."""
+    runs = [ComparedRun(Path(p).resolve().name, Path(p), RunFolder(Path(p)).read_summary()) for p in paths]  # type: ignore[arg-type]
     seen: dict[str, int] = {}
     for r in runs:
-        n = seen[r["label"]] = seen.get(r["label"], 0) + 1
+        n = seen[r.label] = seen.get(r.label, 0) + 1
         if n > 1:
-            r["label"] = f"{r['label']} ({n})"
+            r.label = f"{r.label} ({n})"
     return runs
 
 
-def rows(runs: list[dict[str, Any]], metrics: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+def rows(runs: list[ComparedRun], metrics: list[str]) -> list[dict[str, Any]]:
     """One flat row per run: identity, each metric with its interval, gap, cost."""
     out = []
     for r in runs:
-        row: dict[str, Any] = {
-            "run": r["label"], "recipe": r.get("recipe"), "dataset": r.get("dataset"), "model": r.get("arch") or r.get("model"),
-            "optimizer": r.get("optimizer"), "rule": r.get("rule"), "seed": r.get("seed"), "best_epoch": r.get("best_epoch"),
-            "test_n": r.get("test_n"),
-        }
+        s = r.summary
+        row: dict[str, Any] = {"run": r.label, "recipe": s.recipe, "dataset": s.dataset, "model": s.model_label,
+                               "optimizer": s.optimizer, "rule": s.rule, "seed": s.seed, "best_epoch": s.best_epoch,
+                               "test_n": s.test_n}
         for m in metrics:
-            lo, hi = (r.get("test_ci", {}).get(m) or [None, None])
-            row[m] = r.get("test", {}).get(m)
+            lo, hi = s.test_ci.get(m) or [None, None]
+            row[m] = s.test.get(m)
             row[f"{m}_low"], row[f"{m}_high"] = lo, hi
-        row["gap_accuracy"] = r.get("generalization_gap", {}).get("accuracy")
-        row["passes_per_step"] = r.get("passes_per_step")
-        row["seconds"] = r.get("seconds")
+        row["gap_accuracy"] = s.generalization_gap.get("accuracy")
+        row["passes_per_step"] = s.passes_per_step
+        row["seconds"] = s.seconds
         out.append(row)
     return out
 
 
-def groups(runs: list[dict[str, Any]], metrics: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+def groups(runs: list[ComparedRun], metrics: list[str]) -> list[dict[str, Any]]:
     """Runs that differ only in the seed, pooled: mean and sample std of each metric (groups of >= 2)."""
-    pooled: dict[tuple, list[dict[str, Any]]] = {}
+    pooled: dict[tuple, list[Summary]] = {}
     for r in runs:
-        key = (r.get("recipe"), r.get("dataset"), r.get("arch") or r.get("model"), r.get("optimizer"), r.get("rule"))
-        pooled.setdefault(key, []).append(r)
+        s = r.summary
+        pooled.setdefault((s.recipe, s.dataset, s.model_label, s.optimizer, s.rule), []).append(s)
     out = []
     for key, members in pooled.items():
         if len(members) < 2:
             continue
         row: dict[str, Any] = {"recipe": key[0], "dataset": key[1], "model": key[2], "optimizer": key[3], "rule": key[4],
-                               "runs": len(members), "seeds": sorted({m.get("seed") for m in members}, key=str)}
+                               "runs": len(members), "seeds": sorted({m.seed for m in members}, key=str)}
         for m in metrics:
-            vals = np.array([x.get("test", {}).get(m) for x in members], dtype=float)
+            vals = np.array([x.test.get(m) for x in members], dtype=float)
             vals = vals[np.isfinite(vals)]
             row[f"{m}_mean"] = float(vals.mean()) if len(vals) else None
             row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -16,6 +16,9 @@ import numpy as np  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
 from ..metrics.table import label as metric_label, lower_is_better  # noqa: E402
+
+if TYPE_CHECKING:
+    from .compare import ComparedRun
 
 TRAIN, VAL, BEST = "#1f77b4", "#d62728", "#2ca02c"
 plt.rcParams.update({"font.size": 10, "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
@@ -193,24 +196,22 @@ def sharpness(rows: Sequence[dict[str, Any]], path: Path, *, rule: str = "", tit
     return _save(fig, path)
 
 
-def comparison(runs: Sequence[dict[str, Any]], metrics: Sequence[str], path: Path, *, confidence: float = 0.95) -> Path:
-    """One panel per metric, one bar per run, with its bootstrap interval as an error bar.
-
-    ``runs``: dicts with ``label``, ``test`` ({metric: value}) and ``test_ci`` ({metric: [lo, hi]})."""
-    metrics = [m for m in metrics if any(r["test"].get(m) is not None for r in runs)] or ["accuracy"]
+def comparison(runs: Sequence[ComparedRun], metrics: Sequence[str], path: Path, *, confidence: float = 0.95) -> Path:
+    """One panel per metric, one bar per run, with its bootstrap interval as an error bar."""
+    metrics = [m for m in metrics if any(r.summary.test.get(m) is not None for r in runs)] or ["accuracy"]
     ncols = min(3, len(metrics))
     nrows = int(np.ceil(len(metrics) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols + 1.5, (0.42 * len(runs) + 1.3) * nrows),
                              squeeze=False, sharey=True)
-    labels = [r["label"] for r in runs]
+    labels = [r.label for r in runs]
     ys = np.arange(len(runs))[::-1]
     colors = plt.get_cmap("tab10")(np.arange(len(runs)) % 10)
     for ax in axes.flat[len(metrics):]:
         ax.axis("off")
     for ax, m in zip(axes.flat, metrics):
-        vals = np.array([np.nan if r["test"].get(m) is None else r["test"][m] for r in runs], dtype=float)
-        lo = np.array([(r.get("test_ci", {}).get(m) or [None, None])[0] for r in runs], dtype=float)
-        hi = np.array([(r.get("test_ci", {}).get(m) or [None, None])[1] for r in runs], dtype=float)
+        vals = np.array([np.nan if r.summary.test.get(m) is None else r.summary.test[m] for r in runs], dtype=float)
+        lo = np.array([(r.summary.test_ci.get(m) or [None, None])[0] for r in runs], dtype=float)
+        hi = np.array([(r.summary.test_ci.get(m) or [None, None])[1] for r in runs], dtype=float)
         # a bootstrap interval need not contain the estimate (e.g. ECE is biased upwards): clip at 0
         err = np.vstack([np.where(np.isfinite(lo), np.maximum(vals - lo, 0), 0),
                          np.where(np.isfinite(hi), np.maximum(hi - vals, 0), 0)])

@@ -1,41 +1,49 @@
-"""Draw a run folder's plots from its files (``metrics.csv``, ``summary.json``, ``predictions/test.csv``)."""
+"""Draw a run's plots from its files (``metrics.csv``, ``summary.json``, predictions), and those of an
+evaluation on another data set."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import RunError
-from ..evaluation.predictions import read_predictions
-from ..runs import RunFolder
+from ..runs import EvaluationFolder, RunFolder
 from . import plots
 
 
-def draw_run_plots(run_path: Path) -> list[Path]:
+def draw_run_plots(run: RunFolder) -> list[Path]:
     """``plots/learning_curves.png``, ``confusion_matrix.png``, ``roc.png`` and ``sharpness.png``
     (the last three as far as the files they need exist). Returns the paths written."""
-    run = RunFolder(Path(run_path))
     rows = run.read_metrics()
-    summary_file = run.path / "summary.json"
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
-    if not rows and not summary:
-        raise RunError(f"{run.path} has neither metrics.csv nor summary.json: nothing to plot")
-    out = run.path / "plots"
-    name = summary.get("recipe", run.path.name)
+    summary = run.read_summary(missing_ok=True)
+    if not rows and summary is None:
+        raise RunError(f"{run.path} has neither {run.METRICS} nor {run.SUMMARY}: nothing to plot")
+    name = summary.recipe if summary is not None else run.path.name
+    monitor = summary.monitor if summary is not None else "auroc"
+    rule = summary.rule if summary is not None else ""
     written: list[Path] = []
     if rows:
-        written.append(plots.learning_curves(rows, out / "learning_curves.png", monitor=summary.get("monitor", "auroc"),
-                                             best_epoch=summary.get("best_epoch"), title=name))
-        written.append(plots.sharpness(rows, out / "sharpness.png", rule=summary.get("rule", ""),
-                                       title=f"{name}: step diagnostics (rule {summary.get('rule', '?')})"))
-    pred_file = run.path / "predictions" / "test.csv"
-    if pred_file.is_file():
-        pred, classes = read_predictions(pred_file)
-        if len(pred):
-            written.append(plots.confusion_matrix(pred.labels, pred.probs, classes, out / "confusion_matrix.png",
-                                                  title=f"{name}, test set"))
-            written.append(plots.roc(pred.labels, pred.probs, classes, out / "roc.png",
-                                     positive_class=summary.get("positive_class"),
-                                     auroc_ci=summary.get("test_ci", {}).get("auroc"),
-                                     confidence=summary.get("ci", {}).get("confidence", 0.95), title=name))
+        written.append(plots.learning_curves(rows, run.plot("learning_curves"), monitor=monitor,
+                                             best_epoch=summary.best_epoch if summary else None, title=name))
+        written.append(plots.sharpness(rows, run.plot("sharpness"), rule=rule,
+                                       title=f"{name}: step diagnostics (rule {rule or '?'})"))
+    found = run.read_predictions()
+    if found is not None and len(found[0]):
+        pred, classes = found
+        written.append(plots.confusion_matrix(pred.labels, pred.probs, classes, run.plot("confusion_matrix"),
+                                              title=f"{name}, test set"))
+        written.append(plots.roc(pred.labels, pred.probs, classes, run.plot("roc"),
+                                 positive_class=summary.positive_class if summary else None,
+                                 auroc_ci=summary.test_ci.get("auroc") if summary else None,
+                                 confidence=summary.ci.confidence if summary else 0.95, title=name))
     return written
+
+
+def draw_evaluation_plots(folder: EvaluationFolder) -> list[Path]:
+    """``plots/confusion_matrix.png`` and ``plots/roc.png`` of an evaluation on another data set."""
+    record = folder.read_record()
+    pred, classes = folder.read_predictions()
+    title = f"{record.get('recipe', '?')} on {Path(str(record.get('data_file', 'data'))).stem}"
+    return [plots.confusion_matrix(pred.labels, pred.probs, classes, folder.plot("confusion_matrix"), title=title),
+            plots.roc(pred.labels, pred.probs, classes, folder.plot("roc"), positive_class=record.get("positive_class"),
+                      auroc_ci=(record.get("ci") or {}).get("auroc"),
+                      confidence=(record.get("ci_method") or {}).get("confidence", 0.95), title=title)]

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..metrics import table
+from ..runs import RunFolder, Summary
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -33,24 +34,24 @@ def metric_rows(values: dict[str, Any], intervals: dict[str, Any], *, positive: 
     return rows
 
 
-def print_summary(console: Console, summary: dict[str, Any], run_path: Path) -> None:
-    test, ci, gap = summary.get("test", {}), summary.get("test_ci", {}), summary.get("generalization_gap", {})
-    pos = summary.get("positive_class")
-    conf = int(round(100 * summary.get("ci", {}).get("confidence", 0.95)))
-    out = Table(title=f"{summary['recipe']} · test set (n = {summary.get('test_n', '?')}) · best epoch "
-                f"{summary['best_epoch']} by val {summary['monitor']}", title_justify="left")
+def print_summary(console: Console, summary: Summary, run_path: Path) -> None:
+    conf = int(round(100 * summary.ci.confidence))
+    out = Table(title=f"{summary.recipe} · test set (n = {summary.test_n if summary.test_n is not None else '?'}) · "
+                f"best epoch {summary.best_epoch} by val {summary.monitor}", title_justify="left")
     out.add_column("metric")
     out.add_column("value", justify="right")
     out.add_column(f"{conf} % CI", justify="right")
     out.add_column("train − test", justify="right")
-    for row in metric_rows(test, ci, positive=pos, classes=summary.get("classes", []), gap=gap):
+    for row in metric_rows(summary.test, summary.test_ci, positive=summary.positive_class, classes=summary.classes,
+                           gap=summary.generalization_gap):
         out.add_row(*row)
     console.print(out)
-    sharp = summary.get("sharpness", {}).get("sharpness")
-    line = (f"{summary['epochs_run']}/{summary['epochs_planned']} epochs{' (early stop)' if summary.get('stopped_early') else ''}, "
-            f"{summary['steps']} steps ({summary['skipped_steps']} skipped), {summary.get('passes_per_step')} passes/step, "
-            f"rule {summary['rule']}, {summary['seconds']:.1f} s")
-    if sharp and sharp.get("last") is not None:
-        line += f"; sharpness L(w+e)−L(w) last epoch {sharp['last']:.4f}"
+    sharp = summary.sharpness.get("sharpness")
+    line = (f"{summary.epochs_run}/{summary.epochs_planned} epochs{' (early stop)' if summary.stopped_early else ''}, "
+            f"{summary.steps} steps ({summary.skipped_steps} skipped), {summary.passes_per_step} passes/step, "
+            f"rule {summary.rule}, {fmt(summary.seconds, 1)} s")
+    if sharp is not None and sharp.last is not None:
+        line += f"; sharpness L(w+e)−L(w) last epoch {sharp.last:.4f}"
     console.print(line)
-    console.print(f"run folder {run_path}: summary.json, metrics.csv, plots/, checkpoints/, model.safetensors")
+    console.print(f"run folder {run_path}: {RunFolder.SUMMARY}, {RunFolder.METRICS}, {RunFolder.PLOTS}/, "
+                  f"{RunFolder.CHECKPOINTS}/, {RunFolder.MODEL}")

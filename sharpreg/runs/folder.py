@@ -1,56 +1,88 @@
-"""A run folder (DESIGN section 7): recipe copies, environment, logs, metrics, summary."""
+"""The run store (DESIGN section 7): the only code that knows the names of a run folder's files.
+
+Training, evaluation, reports, comparisons and sweeps read and write a run through :class:`RunFolder`.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import os
-import platform
 import re
-import socket
-import subprocess
-import sys
+import shutil
 import time
-from datetime import datetime, timezone
-from importlib import metadata as md
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import tomli_w
+from pydantic import ValidationError
 
 from ..errors import RunError
 from ..recipe import Recipe, parse_override
+from . import checkpoint, weights
+from .environment import environment_record
+from .evaluations import EvaluationFolder
+from .files import MetricsTable, read_json, write_json, write_text
+from .predictions import Predictions, read_predictions, write_predictions
+from .summary import Summary
 
-PACKAGES = ("sharpreg", "torch", "torchvision", "timm", "monai", "pydantic", "pluggy", "numpy", "scikit-learn", "torchmetrics")
+if TYPE_CHECKING:
+    import torch
+
 LOGGER = "sharpreg"
+Checkpoint = Literal["last", "best"]
+Weights = Literal["best", "last", "safetensors"]
+
+
+class RunState(StrEnum):
+    ABSENT = "absent"
+    """no folder, or an empty one"""
+    PARTIAL = "partial"
+    """stopped before its first checkpoint"""
+    RESUMABLE = "resumable"
+    """interrupted with a checkpoint to resume from"""
+    DONE = "done"
+    """finished (``summary.json`` exists)"""
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class RunFolder:
-    """Creates and writes the files of one run."""
+    """One run's folder: its recipe, environment, split, metrics, events, log, checkpoints, weights,
+    predictions, summary, sharpness measurement, plots and evaluations on other data."""
+
+    RECIPE = "recipe.toml"
+    RESOLVED = "resolved.toml"
+    OVERRIDES = "overrides.toml"
+    ENVIRONMENT = "environment.json"
+    SPLIT = "split.json"
+    METRICS = "metrics.csv"
+    EVENTS = "events.jsonl"
+    LOG = "log.txt"
+    SUMMARY = "summary.json"
+    MODEL = "model.safetensors"
+    SHARPNESS = "sharpness.json"
+    PREDICTIONS = "predictions/test.csv"
+    CHECKPOINTS = "checkpoints"
+    PLOTS = "plots"
+    EVALUATIONS = "evaluations"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._metric_fields: list[str] | None = None
+        self._metrics = MetricsTable(self.path / self.METRICS)
 
-    # -- creation -------------------------------------------------------------------------------
+    # -- creation ---------------------------------------------------------------------------------
     @classmethod
     def create(cls, recipe: Recipe, *, out: Path | None = None, root: Path = Path("runs")) -> RunFolder:
         """A new folder ``root/<time>-<name>`` (or exactly ``out``); an existing one is never reused."""
         if out is not None:
             path = Path(out)
             if path.exists() and any(path.iterdir()):
-                raise RunError(f"run folder {path} already exists and is not empty; resume it with `sharpreg resume {path}` or choose another --out")
+                raise RunError(f"run folder {path} already exists and is not empty; resume it with "
+                               f"`sharpreg resume {path}` or choose another --out")
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             base = root / f"{stamp}-{_slug(recipe.name)}"
@@ -60,26 +92,54 @@ class RunFolder:
                 path = base.with_name(f"{base.name}-{n}")
         try:
             path.mkdir(parents=True, exist_ok=True)
-            (path / ".write-test").write_text("ok")
-            (path / ".write-test").unlink()
         except OSError as exc:
             raise RunError(f"cannot write the run folder {path}: {exc.strerror or exc}") from None
         run = cls(path)
+        run.check_writable()
         run.write_recipe(recipe)
         return run
 
     @classmethod
     def open(cls, path: Path) -> RunFolder:
-        path = Path(path)
-        if not (path / "resolved.toml").is_file():
-            raise RunError(f"{path} is not a sharpreg run folder (no resolved.toml there)")
-        return cls(path)
+        """An existing run folder (one with a resolved recipe), else a ``RunError``."""
+        run = cls(Path(path))
+        if not run.resolved_file.is_file():
+            raise RunError(f"{run.path} is not a sharpreg run folder (no {cls.RESOLVED} there)")
+        return run
 
-    # -- files ------------------------------------------------------------------------------------
+    def state(self) -> RunState:
+        if (self.path / self.SUMMARY).is_file():
+            return RunState.DONE
+        if not self.path.exists() or not any(self.path.iterdir()):
+            return RunState.ABSENT
+        return RunState.RESUMABLE if self.checkpoint_file("last").is_file() else RunState.PARTIAL
+
+    def check_writable(self) -> None:
+        """A read-only or full disk is reported before anything is trained."""
+        probe = self.path / ".write-test"
+        try:
+            (self.path / self.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RunError(f"cannot write to the run folder {self.path}: {exc.strerror or exc}") from None
+
+    def check_space(self, need: int) -> None:
+        """At least ``need`` bytes free where the run folder is."""
+        free = shutil.disk_usage(self.path).free
+        if free < need:
+            raise RunError(f"only {free / 2**20:.0f} MiB free under {self.path}; checkpoints need about "
+                           f"{need / 2**20:.0f} MiB. Free some space or choose another --runs-dir")
+
+    # -- the recipe and the record of what ran --------------------------------------------------------
+    @property
+    def resolved_file(self) -> Path:
+        return self.path / self.RESOLVED
+
     def write_recipe(self, recipe: Recipe) -> None:
         if recipe.path is not None and recipe.path.is_file():
-            _atomic_write(self.path / "recipe.toml", recipe.path.read_text(encoding="utf-8"))
-        _atomic_write(self.path / "resolved.toml", tomli_w.dumps(recipe.resolved()))
+            write_text(self.path / self.RECIPE, recipe.path.read_text(encoding="utf-8"))
+        write_text(self.resolved_file, tomli_w.dumps(recipe.resolved()))
         overrides: dict[str, Any] = {}
         for text in recipe.overrides:
             keys, value = parse_override(text)
@@ -88,109 +148,138 @@ class RunFolder:
                 node = node.setdefault(k, {})
             node[keys[-1]] = value
         header = "# --set overrides given on the command line (empty when none)\n"
-        _atomic_write(self.path / "overrides.toml", header + tomli_w.dumps(overrides))
+        write_text(self.path / self.OVERRIDES, header + tomli_w.dumps(overrides))
+
+    def load_recipe(self) -> Recipe:
+        """The resolved recipe the run was trained with."""
+        from ..recipe import load_recipe
+
+        return load_recipe(self.resolved_file)
 
     def write_environment(self, recipe: Recipe, extra: dict[str, Any]) -> None:
-        env = {
-            "created": datetime.now(timezone.utc).isoformat(),
-            "command": sys.argv,
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "hostname": socket.gethostname(),
-            "packages": {p: _version(p) for p in PACKAGES},
-            "plugins": recipe.provenance(),
-            "git_commit": _git_commit(),
-            "data_env": os.environ.get("SHARPREG_DATA"),
-        } | extra
-        self.write_json("environment.json", env)
+        write_json(self.path / self.ENVIRONMENT, environment_record(recipe.provenance(), extra))
 
-    def write_json(self, name: str, data: Any) -> None:
-        _atomic_write(self.path / name, json.dumps(data, indent=2, default=str) + "\n")
+    def read_environment(self) -> dict[str, Any] | None:
+        env = read_json(self.path / self.ENVIRONMENT)
+        return env if isinstance(env, dict) else None
 
-    def read_json(self, name: str) -> Any:
-        return json.loads((self.path / name).read_text(encoding="utf-8"))
+    def write_split(self, record: dict[str, Any]) -> None:
+        write_json(self.path / self.SPLIT, record)
 
+    # -- progress -------------------------------------------------------------------------------------
     def append_metrics(self, row: dict[str, Any]) -> None:
         """One row per epoch in ``metrics.csv`` (columns fixed by the first row)."""
-        file = self.path / "metrics.csv"
-        if self._metric_fields is None:
-            if file.exists() and file.stat().st_size:
-                with file.open(newline="") as fh:
-                    self._metric_fields = next(csv.reader(fh))
-            else:
-                self._metric_fields = list(row)
-                with file.open("w", newline="") as fh:
-                    csv.writer(fh).writerow(self._metric_fields)
-        with file.open("a", newline="") as fh:
-            csv.DictWriter(fh, self._metric_fields, extrasaction="ignore").writerow(row)
+        self._metrics.append(row)
 
     def rewrite_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Replace ``metrics.csv`` by exactly ``rows`` (on resume: drop rows of epochs not checkpointed)."""
-        file = self.path / "metrics.csv"
-        self._metric_fields = None
-        if not rows:
-            file.unlink(missing_ok=True)
-            return
-        fields = list(rows[0])
-        tmp = file.with_name(file.name + ".tmp")
-        with tmp.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fields, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, file)
+        self._metrics.rewrite(rows)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The rows of ``metrics.csv`` with numbers parsed (empty cells are None)."""
-        file = self.path / "metrics.csv"
-        if not file.is_file():
-            return []
-        with file.open(newline="") as fh:
-            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return self._metrics.read()
+
+    def epochs_done(self) -> int:
+        return self._metrics.count()
 
     def event(self, kind: str, **data: Any) -> None:
-        with (self.path / "events.jsonl").open("a", encoding="utf-8") as fh:
+        with (self.path / self.EVENTS).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"time": time.time(), "event": kind, **data}, default=str) + "\n")
 
     def attach_log(self) -> logging.Handler:
         """Send the ``sharpreg`` logger to ``log.txt`` (returns the handler to detach later)."""
-        handler = logging.FileHandler(self.path / "log.txt", encoding="utf-8")
+        handler = logging.FileHandler(self.path / self.LOG, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger = logging.getLogger(LOGGER)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
         return handler
 
-    @property
-    def checkpoints(self) -> Path:
-        p = self.path / "checkpoints"
-        p.mkdir(exist_ok=True)
-        return p
+    # -- checkpoints and weights ------------------------------------------------------------------------
+    def checkpoint_file(self, which: Checkpoint) -> Path:
+        return self.path / self.CHECKPOINTS / f"{which}.pt"
 
+    def save_checkpoint(self, which: Checkpoint, state: dict[str, Any]) -> None:
+        checkpoint.save_checkpoint(self.checkpoint_file(which), state)
 
-def _number(text: str | None) -> float | int | str | None:
-    if text is None or text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    def load_checkpoint(self, which: Checkpoint, map_location: Any = "cpu") -> dict[str, Any]:
+        return checkpoint.load_checkpoint(self.checkpoint_file(which), map_location=map_location)
 
+    def save_model(self, model: torch.nn.Module, metadata: dict[str, str]) -> None:
+        weights.save_safetensors(self.path / self.MODEL, model, metadata)
 
-def _version(dist: str) -> str | None:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return None
+    def load_weights(self, choice: Weights = "best") -> tuple[dict[str, Any], str]:
+        """The trained weights and the file they came from. ``best``: ``model.safetensors``, else the
+        best checkpoint (the same weights); ``last``: the last checkpoint; ``safetensors``: only that."""
+        model, best = self.path / self.MODEL, self.checkpoint_file("best")
+        if choice == "last":
+            return self.load_checkpoint("last")["model"], f"{self.CHECKPOINTS}/last.pt"
+        if model.is_file():
+            return weights.load_safetensors(model), self.MODEL
+        if choice == "best" and best.is_file():
+            return self.load_checkpoint("best")["model"], f"{self.CHECKPOINTS}/best.pt"
+        wanted = self.MODEL if choice == "safetensors" else f"neither {self.MODEL} nor {self.CHECKPOINTS}/best.pt"
+        raise RunError(f"{self.path} has no trained weights ({wanted}); finish or resume the run first")
 
+    def classes(self) -> list[str]:
+        """The classes the run's model predicts, in output order."""
+        summary = self.read_summary(missing_ok=True)
+        if summary is not None and summary.classes:
+            return list(summary.classes)
+        for which in ("best", "last"):
+            if self.checkpoint_file(which).is_file():  # type: ignore[arg-type]
+                return list(self.load_checkpoint(which)["classes"])  # type: ignore[arg-type]
+        raise RunError(f"{self.path} has no {self.SUMMARY} and no checkpoint: has it trained an epoch?")
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    # -- results ----------------------------------------------------------------------------------------
+    def write_summary(self, summary: Summary) -> None:
+        write_json(self.path / self.SUMMARY, summary.model_dump())
+
+    def read_summary(self, *, missing_ok: bool = False) -> Summary | None:
+        """The run's summary; None (with ``missing_ok``) or a ``RunError`` when it has not finished."""
+        file = self.path / self.SUMMARY
+        data = read_json(file)
+        if data is None:
+            if missing_ok:
+                return None
+            hint = f"; resume it with `sharpreg resume {self.path}`" if self.state() is RunState.RESUMABLE else ""
+            raise RunError(f"{self.path} has no {self.SUMMARY}: not a finished sharpreg run{hint}")
+        try:
+            return Summary.model_validate(data)
+        except ValidationError as exc:
+            raise RunError(f"{file} is not a sharpreg summary ({exc.error_count()} problems, first at "
+                           f"{'.'.join(map(str, exc.errors()[0]['loc']))})") from None
+
+    def write_predictions(self, pred: Predictions, classes: list[str]) -> None:
+        write_predictions(self.path / self.PREDICTIONS, pred, classes)
+
+    def read_predictions(self) -> tuple[Predictions, list[str]] | None:
+        file = self.path / self.PREDICTIONS
+        return read_predictions(file) if file.is_file() else None
+
+    def write_sharpness(self, result: dict[str, Any]) -> None:
+        write_json(self.path / self.SHARPNESS, result)
+
+    def read_sharpness(self) -> dict[str, Any] | None:
+        try:
+            data = read_json(self.path / self.SHARPNESS)
+        except RunError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def has_sharpness(self) -> bool:
+        return (self.path / self.SHARPNESS).is_file()
+
+    def plot(self, name: str) -> Path:
+        """Where the plot ``name`` (e.g. ``roc``) goes: ``plots/<name>.png``."""
+        return self.path / self.PLOTS / f"{name}.png"
+
+    def new_evaluation(self, name: str) -> EvaluationFolder:
+        """A new folder ``evaluations/<name>`` (``<name>-2``... when taken): never overwritten."""
+        base = self.path / self.EVALUATIONS / name
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{name}-{n}")
+        path.mkdir(parents=True)
+        return EvaluationFolder(path)

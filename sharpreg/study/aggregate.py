@@ -21,6 +21,8 @@ import numpy as np
 
 from ..errors import RunError
 from ..metrics import table
+from ..runs import Summary
+from .manifest import read_manifest, run_folders
 
 WILCOXON_MIN_PAIRS = 6
 SHARPNESS_KEYS = ("lambda_max", "trace")
@@ -100,53 +102,47 @@ def paired_test(diffs: Sequence[float]) -> PairedResult:
 
 
 # -- collecting runs ------------------------------------------------------------------------------
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def _fmt_value(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
+def _finished(sweep_dir: Path) -> list[tuple[str, Summary, dict[str, Any] | None]]:
+    """(run id, summary, sharpness measurement) of every run of the sweep with test metrics."""
+    found = []
+    for run in run_folders(sweep_dir):
+        try:
+            summary = run.read_summary(missing_ok=True)
+        except RunError:  # an unreadable summary: the run counts as unfinished
+            continue
+        if summary is not None and summary.test:
+            found.append((run.path.name, summary, run.read_sharpness()))
+    return found
+
+
 def collect(sweep_dir: Path) -> tuple[list[RunRecord], dict[str, Any]]:
-    """Finished runs of a sweep folder (``runs/*/summary.json``), labelled by method, model, setting, seed."""
+    """Finished runs of a sweep folder, labelled by method, model, setting and seed."""
     sweep_dir = Path(sweep_dir)
-    runs_dir = sweep_dir / "runs"
-    if not runs_dir.is_dir():
-        raise RunError(f"{sweep_dir} is not a sweep folder (no runs/ inside)")
-    manifest = _read_json(sweep_dir / "sweep.json") or {}
+    manifest = read_manifest(sweep_dir)
     replicates = list(manifest.get("replicates", ["train.seed"]))
     planned = manifest.get("runs", {})
-    raw: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]] = []
-    for d in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        summary = _read_json(d / "summary.json")
-        if not summary or not summary.get("test"):
-            continue
-        values = dict(planned.get(d.name, {}).get("values", {}))
-        raw.append((d.name, summary, values, _read_json(d / "sharpness.json")))
+    raw = [(rid, summary, dict(planned.get(rid, {}).get("values", {})), sharp)
+           for rid, summary, sharp in _finished(sweep_dir)]
     varying = _varying_keys([v for _, _, v, _ in raw])
-    rules = {rid: str(values.get("sharpness.name", summary.get("rule", "?"))) for rid, summary, values, _ in raw}
+    rules = {rid: str(values.get("sharpness.name", summary.rule or "?")) for rid, summary, values, _ in raw}
     # a rule's parameters enter its label only where runs of that rule differ in them
     per_rule = {rule: _varying_keys([v for rid, _, v, _ in raw if rules[rid] == rule]) for rule in set(rules.values())}
     records = []
     for rid, summary, values, sharp in raw:
         rule = rules[rid]
         extra_m = [k for k in per_rule[rule] if k.startswith("sharpness.") and k != "sharpness.name" and k in values]
-        method = rule + _suffix(extra_m, values)
-        arch = summary.get("arch") or summary.get("model") or "?"
         extra_a = [k for k in varying if k.startswith("model.") and k not in ("model.arch", "model.name") and k in values]
-        model = str(arch) + _suffix(extra_a, values)
         other = [k for k in varying if not k.startswith(("sharpness.", "model.")) and k not in replicates and k in values]
         setting = ", ".join(f"{k}={_fmt_value(values[k])}" for k in other)
-        rep = ",".join(f"{values[k]}" for k in replicates if k in values) or str(summary.get("seed", "?"))
-        test = {k: float(v) for k, v in summary["test"].items() if isinstance(v, (int, float)) and v is not None}
+        rep = ",".join(f"{values[k]}" for k in replicates if k in values) or str(summary.seed if summary.seed is not None else "?")
         sharpness = {k: float(sharp[k]) for k in SHARPNESS_KEYS if sharp and isinstance(sharp.get(k), (int, float))}
-        records.append(RunRecord(rid, method, model, rep, test, setting, summary.get("seconds"),
-                                 summary.get("passes_per_step"), summary.get("epochs_run"), sharpness,
-                                 planned.get(rid, {}).get("seconds")))
+        records.append(RunRecord(rid, rule + _suffix(extra_m, values), summary.model_label + _suffix(extra_a, values),
+                                 rep, summary.test_values(), setting, summary.seconds, summary.passes_per_step,
+                                 summary.epochs_run, sharpness, planned.get(rid, {}).get("seconds")))
     return records, manifest
 
 

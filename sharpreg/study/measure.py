@@ -1,7 +1,7 @@
 """``sharpreg sharpness RUN``: curvature of a trained run's minimum on a fixed subset of its training split.
 
-The model is rebuilt from ``RUN/resolved.toml`` and loaded from ``RUN/model.safetensors`` (the best
-epoch's weights, as tested) or else ``RUN/checkpoints/best.pt``. The loss is the run's training loss
+The model is rebuilt and loaded by the evaluation step (the best epoch's weights, as tested: the run's
+``model.safetensors``, else its best checkpoint). The loss is the run's training loss
 (cross-entropy with the same class weights and label smoothing) on ``samples`` training images drawn
 with a fixed seed, without augmentation, with the model in eval mode (BatchNorm uses its running
 statistics, dropout is off), in fp32.
@@ -10,7 +10,6 @@ statistics, dropout is off), in fp32.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch.utils.data import Subset
 
+from ..build import build_datamodule
 from ..errors import RunError
+from ..evaluation.inference import batch_inputs, loader
+from ..evaluation.step import build_loss, load_trained
+from ..runs import RunFolder
 from . import hessian
 
 
@@ -36,37 +39,6 @@ class MeasureOptions:
     device: str = "cpu"
 
 
-def load_trained(run_dir: Path, device: torch.device) -> tuple[Any, Any, nn.Module, str]:
-    """(recipe, data module, model with the run's trained weights, weights file used)."""
-    from ..build import build_datamodule, build_model
-    from ..recipe import load_recipe
-
-    if not (run_dir / "resolved.toml").is_file():
-        raise RunError(f"{run_dir} is not a sharpreg run folder (no resolved.toml there)")
-    recipe = load_recipe(run_dir / "resolved.toml")
-    dm = build_datamodule(recipe)
-    dm.setup()
-    model = build_model(recipe, dm)
-    st, best = run_dir / "model.safetensors", run_dir / "checkpoints" / "best.pt"
-    if st.is_file():
-        from safetensors.torch import load_file
-
-        state, used = load_file(str(st)), st.name
-    elif best.is_file():
-        from ..training.checkpoint import load_checkpoint
-
-        state, used = load_checkpoint(best)["model"], "checkpoints/best.pt"
-    else:
-        raise RunError(f"{run_dir} has no trained weights (neither model.safetensors nor checkpoints/best.pt); "
-                       "finish or resume the run first")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise RunError(f"{run_dir / used} does not fit the model of {run_dir / 'resolved.toml'}: "
-                       f"{str(exc).splitlines()[0]}") from None
-    return recipe, dm, model.to(device), used
-
-
 def subset_batches(dm: Any, samples: int, seed: int, batch_size: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``samples`` images of the training split (no augmentation), drawn with ``seed``, in memory."""
     ds = dm.dataset("train", train_transforms=False)
@@ -74,22 +46,7 @@ def subset_batches(dm: Any, samples: int, seed: int, batch_size: int, device: to
     if n == 0:
         raise RunError("the training split is empty")
     idx = np.sort(np.random.default_rng(seed).choice(n, size=min(samples, n), replace=False))
-    batches = []
-    for start in range(0, len(idx), batch_size):
-        items = [ds[int(i)] for i in idx[start:start + batch_size]]
-        x = torch.stack([torch.as_tensor(it["image"]) for it in items]).float().to(device)
-        y = torch.as_tensor([int(it["label"]) for it in items]).long().to(device)
-        batches.append((x, y))
-    return batches
-
-
-def training_loss(recipe: Any, dm: Any, device: torch.device) -> nn.Module:
-    cfg = recipe.train
-    weights = None
-    if cfg.class_weights == "balanced":
-        counts = np.bincount(dm.labels("train"), minlength=dm.num_classes).astype(np.float64)
-        weights = torch.tensor(counts.sum() / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
-    return nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
+    return [batch_inputs(batch, device) for batch in loader(Subset(ds, idx.tolist()), batch_size)]
 
 
 def _math_attention() -> contextlib.AbstractContextManager:
@@ -105,13 +62,16 @@ def _math_attention() -> contextlib.AbstractContextManager:
 def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> dict[str, Any]:
     """Measure λ_max, tr(H) and a 1-D loss slice; write ``sharpness.json`` and ``plots/landscape.png``."""
     t0 = time.perf_counter()
-    run_dir = Path(run_dir)
+    run = RunFolder.open(Path(run_dir))
     device = torch.device(options.device)
-    recipe, dm, model, used = load_trained(run_dir, device)
+    trained = load_trained(run, device)
+    recipe, model = trained.recipe, trained.model
     model.eval()
+    dm = build_datamodule(recipe)
+    dm.setup()
     batches = subset_batches(dm, options.samples, options.seed, options.batch_size, device)
     n = sum(len(y) for _, y in batches)
-    loss_fn = training_loss(recipe, dm, device)
+    loss_fn = build_loss(recipe.train, dm.labels("train"), dm.num_classes, device)
     params = [p for p in model.parameters() if p.requires_grad]
 
     def terms():
@@ -131,7 +91,7 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         alphas = np.linspace(-options.span, options.span, options.points).round(6).tolist()
         slice_ = hessian.loss_slice(full_loss, params, direction, alphas)
     result = {
-        "run": str(run_dir), "weights": used, "split": "train", "samples": n, "seed": options.seed,
+        "run": str(run.path), "weights": trained.weights, "split": "train", "samples": n, "seed": options.seed,
         "mode": "eval (BatchNorm running statistics, no dropout), fp32, no augmentation",
         "loss": loss0,
         "lambda_max": eig.value, "lambda_max_iterations": eig.iterations, "lambda_max_converged": eig.converged,
@@ -143,8 +103,8 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         "seconds": round(time.perf_counter() - t0, 2), "device": str(device),
     }
     if write:
-        (run_dir / "sharpness.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        draw_landscape(result, run_dir / "plots" / "landscape.png", title=recipe.name)
+        run.write_sharpness(result)
+        draw_landscape(result, run.plot("landscape"), title=recipe.name)
     return result
 
 

@@ -1,232 +1,32 @@
 """Run a sweep: one run folder per grid point under ``SWEEP/runs/<id>/``, as ``sharpreg run`` subprocesses.
 
-Resumable: a run with ``summary.json`` is skipped; one with a folder but no summary is continued with
-``sharpreg resume`` (from ``checkpoints/last.pt``), or, when that is impossible or fails, moved to
-``SWEEP/stale/`` and started again. ``SWEEP/sweep.json`` records the grid, every run's overrides,
-status and wall time. Locally the runs go to N worker processes; on a cluster to Slurm via submitit.
+Resumable: a finished run is skipped; an interrupted one is continued with ``sharpreg resume``, or, when
+that is impossible or fails, moved to ``SWEEP/stale/`` and started again. ``SWEEP/sweep.json`` records
+the grid, every run's overrides, status and wall time. Locally the runs go to N worker processes; on a
+cluster to Slurm via submitit.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import SharpregError
+from ..runs import RunState
 from .grid import Grid
+from .manifest import GRID_COPY, RUNS, Manifest, Status, now
+from .tasks import INTERRUPTED, Action, CommandFactory, Task, execute_task, plan, run_command
 
-MANIFEST = "sweep.json"
-Action = str  # "skip" | "run" | "resume" | "restart" | "measure"
-
-
-@dataclass
-class Task:
-    """One run of the sweep and what to do with it now."""
-
-    id: str
-    overrides: list[str]
-    values: dict[str, Any]
-    run_dir: Path
-    log: Path
-    action: Action
-    epochs: int | None = None
-    note: str = ""
-
-    measure: list[str] | None = None
-    """``sharpreg sharpness`` options when the grid has ``[measure]``"""
-
-    def to_plain(self, recipe: Path, threads: int) -> dict[str, Any]:
-        return {"id": self.id, "overrides": self.overrides, "run_dir": str(self.run_dir), "log": str(self.log),
-                "action": self.action, "recipe": str(recipe), "threads": threads, "measure": self.measure}
-
-
-@dataclass
-class Outcome:
-    id: str
-    returncode: int
-    seconds: float
-    action: Action
-    note: str = ""
-
-
-def run_state(run_dir: Path) -> str:
-    """``done`` (summary.json), ``partial`` (folder without summary), ``resumable`` (with last.pt) or ``absent``."""
-    if (run_dir / "summary.json").is_file():
-        return "done"
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return "absent"
-    return "resumable" if (run_dir / "checkpoints" / "last.pt").is_file() else "partial"
-
-
-def resume_available() -> bool:
-    """Whether this sharpreg has the ``resume`` command."""
-    import importlib.util
-
-    return importlib.util.find_spec("sharpreg.commands.resume") is not None
-
-
-def plan(grid: Grid, out: Path) -> list[Task]:
-    """What each run needs: skip (finished), resume (interrupted), restart (unresumable) or run; with
-    ``[measure]``, a finished run without ``sharpness.json`` needs ``measure``."""
-    tasks = []
-    can_resume = resume_available()
-    measure = grid.config.measure.args() if grid.config.measure else None
-    for combo in grid.combos:
-        run_dir = out / "runs" / combo.id
-        state = run_state(run_dir)
-        action, note = {"done": ("skip", "finished"), "absent": ("run", "")}.get(state, ("", ""))
-        if state == "resumable":
-            action, note = ("resume", "interrupted: resumed") if can_resume else \
-                ("restart", "interrupted: restarted from scratch (no `sharpreg resume` in this build)")
-        elif state == "partial":
-            action, note = "restart", "interrupted before its first checkpoint: restarted from scratch"
-        if action == "skip" and measure and not (run_dir / "sharpness.json").is_file():
-            action, note = "measure", "finished; sharpness measured"
-        tasks.append(Task(combo.id, combo.overrides(), combo.values, run_dir, out / "logs" / f"{combo.id}.log",
-                          action, grid.epochs.get(combo.id), note, measure))
-    # seed-major (stable within a seed): a sweep stopped early still compares every method on the
-    # seeds it finished, instead of leaving the last methods without any run
-    tasks.sort(key=lambda t: _seed_rank(t.values.get("train.seed")))
-    return tasks
-
-
-def _seed_rank(seed: Any) -> tuple[int, int, str]:
-    return (0, seed, "") if isinstance(seed, int) and not isinstance(seed, bool) else (1, 0, str(seed))
-
-
-# -- executing one run (also inside a submitit job) ---------------------------------------------
-def child_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(threads)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def run_command(action: Action, recipe: Path, overrides: list[str], run_dir: Path) -> list[str]:
-    """The ``sharpreg`` command line of one run (for ``measure``, ``overrides`` are the sharpness options)."""
-    cli = [sys.executable, "-m", "sharpreg.cli"]
-    if action == "measure":
-        return [*cli, "sharpness", str(run_dir), *overrides]
-    if action == "resume":
-        return [*cli, "resume", str(run_dir), "--no-progress"]
-    sets = [a for o in overrides for a in ("--set", o)]
-    return [*cli, "run", str(recipe), *sets, "--out", str(run_dir), "--no-progress"]
-
-
-def move_aside(run_dir: Path) -> Path:
-    """Move an unfinished run folder to ``SWEEP/stale/<id>-<n>`` (kept for inspection)."""
-    stale = run_dir.parent.parent / "stale"
-    stale.mkdir(parents=True, exist_ok=True)
-    n = 1
-    while (stale / f"{run_dir.name}-{n}").exists():
-        n += 1
-    target = stale / f"{run_dir.name}-{n}"
-    shutil.move(str(run_dir), target)
-    return target
-
-
-CommandFactory = Callable[[Action, Path, list[str], Path], list[str]]
-
-
-def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_command,
-                 started: Callable[[subprocess.Popen], None] | None = None) -> dict[str, Any]:
-    """Run (or resume, or restart) one run as a subprocess; its output goes to its log. Picklable for submitit."""
-    run_dir, log, recipe = Path(spec["run_dir"]), Path(spec["log"]), Path(spec["recipe"])
-    action, note = spec["action"], ""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-
-    def spawn(cmd: list[str]) -> int:
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"$ {' '.join(cmd)}\n")
-            fh.flush()
-            # own process group: a terminal's Ctrl-C reaches only the sweep, which forwards it once
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=child_env(int(spec["threads"])),
-                                    start_new_session=True)
-            if started:
-                started(proc)
-            return proc.wait()
-
-    def call(act: Action) -> int:
-        if act == "restart" and run_dir.exists():
-            move_aside(run_dir)
-        return spawn(command_factory("resume" if act == "resume" else "run", recipe, list(spec["overrides"]), run_dir))
-
-    def measure() -> int:
-        return spawn(command_factory("measure", recipe, list(spec["measure"]), run_dir))
-
-    rc = 0 if action == "measure" else call(action)
-    if rc not in (0, 130, -signal.SIGINT) and action == "resume" and run_state(run_dir) != "done":
-        note = f"resume failed (exit {rc}); restarted from scratch"
-        action = "restart"
-        rc = call("restart")
-    if rc == 0 and spec.get("measure") and run_state(run_dir) == "done" and not (run_dir / "sharpness.json").is_file():
-        mrc = measure()
-        if mrc != 0:
-            note = "; ".join(n for n in (note, f"sharpness measurement failed (exit {mrc}); see the log") if n)
-    return {"id": spec["id"], "returncode": rc, "seconds": round(time.perf_counter() - t0, 2), "action": action,
-            "note": note}
-
-
-# -- the manifest ---------------------------------------------------------------------------------
-@dataclass
-class Manifest:
-    path: Path
-    data: dict[str, Any] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def open(cls, out: Path, grid: Grid) -> Manifest:
-        path = out / MANIFEST
-        data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-        runs: dict[str, Any] = data.get("runs", {})
-        for combo in grid.combos:
-            old = runs.get(combo.id)
-            if old is not None and old.get("overrides") != combo.overrides():
-                raise SharpregError(f"{out} already holds run {combo.id} with other settings ({old.get('overrides')}); "
-                                    f"this grid gives {combo.overrides()}. Use another --out for a changed grid")
-        c = grid.config
-        data.update({
-            "name": grid.name, "description": c.description, "grid_file": str(grid.path.resolve()),
-            "recipe": str(grid.recipe), "baseline": c.baseline, "replicates": list(c.replicates),
-            "grid": {"set": c.set, "grid": c.grid, "variants": c.variants},
-        })
-        data.setdefault("created", _now())
-        data.setdefault("wall_seconds", 0.0)
-        data.setdefault("sessions", [])
-        for combo in grid.combos:
-            runs.setdefault(combo.id, {"overrides": combo.overrides(), "values": combo.values, "status": "pending",
-                                       "seconds": None, "attempts": 0, "log": f"logs/{combo.id}.log"})
-        data["runs"] = runs
-        m = cls(path, data)
-        return m
-
-    def update(self, run: str, **fields: Any) -> None:
-        with self.lock:
-            self.data["runs"][run].update(fields)
-            self.save()
-
-    def save(self) -> None:
-        self.data["updated"] = _now()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+Executor = Literal["local", "slurm", "submitit-local"]
+__all__ = ["Action", "Executor", "SweepOptions", "Task", "execute_task", "plan", "run_command", "run_sweep"]
 
 
 # -- the sweep ------------------------------------------------------------------------------------
@@ -234,7 +34,7 @@ def _now() -> str:
 class SweepOptions:
     workers: int = 1
     threads: int = 1
-    executor: str = "local"  # "local" | "slurm" | "submitit-local"
+    executor: Executor = "local"
     progress: bool = True
     report: bool = True
 
@@ -242,15 +42,15 @@ class SweepOptions:
 def prepare(grid: Grid, out: Path) -> tuple[Manifest, list[Task]]:
     """Create the sweep folder, copy the grid file, and plan every run."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "runs").mkdir(exist_ok=True)
+    (out / RUNS).mkdir(exist_ok=True)
     manifest = Manifest.open(out, grid)
-    copy = out / "grid.toml"
+    copy = out / GRID_COPY
     if not (copy.exists() and copy.samefile(grid.path)):
         shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
     tasks = plan(grid, out)
     for t in tasks:
-        if t.action == "skip":
-            manifest.data["runs"][t.id]["status"] = "done"
+        if t.action is Action.SKIP:
+            manifest.data["runs"][t.id]["status"] = Status.DONE
     manifest.save()
     return manifest, tasks
 
@@ -259,10 +59,10 @@ def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = No
               command_factory: CommandFactory = run_command) -> Manifest:
     """Run every unfinished run of ``grid`` into ``out``; returns the manifest (also in ``out/sweep.json``)."""
     manifest, tasks = prepare(grid, out)
-    todo = [t for t in tasks if t.action != "skip"]
+    todo = [t for t in tasks if t.action is not Action.SKIP]
     t0 = time.perf_counter()
     restore = _terminate_as_interrupt()
-    session = {"started": _now(), "executor": options.executor, "workers": options.workers,
+    session = {"started": now(), "executor": options.executor, "workers": options.workers,
                "threads": options.threads, "runs": len(todo)}
     try:
         if options.executor == "local":
@@ -292,13 +92,13 @@ def _terminate_as_interrupt() -> Callable[[], None]:
 
 
 def _record(manifest: Manifest, task: Task, result: dict[str, Any]) -> None:
-    ok = result["returncode"] == 0 and run_state(task.run_dir) == "done"
-    status = "done" if ok else ("interrupted" if result["returncode"] in (130, -signal.SIGINT, -signal.SIGTERM) else "failed")
+    ok = result["returncode"] == 0 and task.run.state() is RunState.DONE
+    status = Status.DONE if ok else (Status.INTERRUPTED if result["returncode"] in INTERRUPTED else Status.FAILED)
     prev = manifest.data["runs"][task.id]
     note = "; ".join(n for n in (task.note, result.get("note", "")) if n)
     manifest.update(task.id, status=status, seconds=result["seconds"], returncode=result["returncode"],
                     action=result["action"], attempts=int(prev.get("attempts", 0)) + 1, note=note,
-                    finished=_now())
+                    finished=now())
 
 
 def _progress(console: Any, enabled: bool):
@@ -306,15 +106,6 @@ def _progress(console: Any, enabled: bool):
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, disable=not enabled, transient=False)
-
-
-def _epochs_done(run_dir: Path) -> int:
-    f = run_dir / "metrics.csv"
-    try:
-        with f.open() as fh:
-            return max(0, sum(1 for _ in fh) - 1)
-    except OSError:
-        return 0
 
 
 def _run_local(grid: Grid, todo: list[Task], manifest: Manifest, options: SweepOptions, console: Any,
@@ -325,7 +116,7 @@ def _run_local(grid: Grid, todo: list[Task], manifest: Manifest, options: SweepO
     def work(task: Task) -> dict[str, Any]:
         if stopping.is_set():
             return {"id": task.id, "returncode": 130, "seconds": 0.0, "action": task.action, "note": "not started"}
-        manifest.update(task.id, status="running", started=_now())
+        manifest.update(task.id, status=Status.RUNNING, started=now())
         spec = task.to_plain(grid.recipe, options.threads)
         try:
             return execute_task(spec, command_factory, started=lambda p: procs.__setitem__(task.id, p))
@@ -344,7 +135,7 @@ def _run_local(grid: Grid, todo: list[Task], manifest: Manifest, options: SweepO
                     if task.id in procs and task.id not in bars and not fut.done():
                         bars[task.id] = progress.add_task(f"  {task.id}", total=task.epochs or 1)
                     if task.id in bars:
-                        progress.update(bars[task.id], completed=_epochs_done(task.run_dir))
+                        progress.update(bars[task.id], completed=task.run.epochs_done())
                     if fut.done():
                         _record(manifest, task, fut.result())
                         progress.advance(overall)
@@ -374,7 +165,8 @@ def _run_submitit(grid: Grid, out: Path, todo: list[Task], manifest: Manifest, o
     if cluster == "slurm":
         params |= {"gpus_per_node": s.gpus_per_node, "cpus_per_task": s.cpus_per_task, "mem_gb": s.mem_gb,
                    "slurm_array_parallelism": s.array_parallelism}
-        params |= {f"slurm_{k}": getattr(s, k) for k in ("partition", "account", "constraint") if getattr(s, k)}
+        named = {"partition": s.partition, "account": s.account, "constraint": s.constraint}
+        params |= {f"slurm_{k}": v for k, v in named.items() if v}
     executor.update_parameters(**params)
     threads = s.cpus_per_task if cluster == "slurm" else options.threads
     jobs = []
@@ -382,7 +174,7 @@ def _run_submitit(grid: Grid, out: Path, todo: list[Task], manifest: Manifest, o
         for t in todo:
             jobs.append((t, executor.submit(execute_task, t.to_plain(grid.recipe, threads), command_factory)))
     for t, job in jobs:
-        manifest.update(t.id, status="submitted", job_id=str(job.job_id))
+        manifest.update(t.id, status=Status.SUBMITTED, job_id=str(job.job_id))
     with _progress(console, options.progress) as progress:
         overall = progress.add_task(f"sweep {grid.name} ({cluster})", total=len(jobs))
         pending = list(jobs)

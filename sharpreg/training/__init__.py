@@ -1,5 +1,5 @@
-"""Training: the trainer and what it needs (seeding, schedules, devices)."""
+"""Training: the loop, what it builds from a recipe, its checkpoints and the end of a run."""
 
-from .trainer import Trainer
+from .trainer import NonFiniteLoss, Trainer, TrainingInterrupted
 
-__all__ = ["Trainer"]
+__all__ = ["NonFiniteLoss", "Trainer", "TrainingInterrupted"]

@@ -1,4 +1,4 @@
-"""Seeding, device choice and learning-rate schedules."""
+"""Seeding and learning-rate schedules."""
 
 from __future__ import annotations
 
@@ -8,23 +8,7 @@ import random
 import numpy as np
 import torch
 
-from ..errors import SharpregError
 from ..recipe.core import TrainConfig
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU; asking for a missing device is a clear error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SharpregError("train.device = 'cuda' but no CUDA GPU is available; use 'auto' or 'cpu'")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise SharpregError("train.device = 'mps' but MPS is not available; use 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 def seed_everything(seed: int, deterministic: bool) -> dict[str, object]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import SharpregError
+from ..runs import RunFolder
 
 
 class Tracker(Protocol):
@@ -76,7 +77,7 @@ class MLflowTracker:
         self.mlflow.log_metrics(numeric(metrics), step=step)
 
     def close(self, run_path: Path) -> None:
-        for name in ("summary.json", "plots"):
+        for name in (RunFolder.SUMMARY, RunFolder.PLOTS):
             p = run_path / name
             if p.is_file():
                 self.mlflow.log_artifact(str(p))
@@ -88,14 +89,14 @@ class MLflowTracker:
 class Trackers:
     """All trackers the recipe asked for, behind one interface (none = nothing happens)."""
 
-    def __init__(self, names: list[str], run_path: Path, recipe_name: str) -> None:
-        self.run_path = run_path
+    def __init__(self, names: list[str], run: RunFolder, recipe_name: str) -> None:
+        self.run_path = run.path
         self.items: list[Tracker] = []
         for name in names:
             if name == "tensorboard":
-                self.items.append(TensorBoardTracker(run_path))
+                self.items.append(TensorBoardTracker(run.path))
             elif name == "mlflow":
-                self.items.append(MLflowTracker(run_path, recipe_name))
+                self.items.append(MLflowTracker(run.path, recipe_name))
 
     @staticmethod
     def check(names: list[str]) -> None:

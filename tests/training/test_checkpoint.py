@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from sharpreg.errors import RunError
-from sharpreg.training.checkpoint import check_plain, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from sharpreg.runs.checkpoint import check_plain, load_checkpoint, save_checkpoint
+from sharpreg.training.state import rng_state, set_rng_state
 
 MARK = Path("/tmp") / "sharpreg-test-pickle-ran"
 

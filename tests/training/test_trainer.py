@@ -11,7 +11,7 @@ from torch import nn
 
 from sharpreg.errors import RunError, SharpregError
 from sharpreg.recipe.core import TrainConfig
-from sharpreg.training.checkpoint import load_checkpoint
+from sharpreg.runs.checkpoint import load_checkpoint
 from sharpreg.training.setup import lr_factor
 from sharpreg.training.trainer import NonFiniteLoss
 
@@ -45,12 +45,12 @@ def test_nonfinite_skip_counts_and_run_leaves_every_file(tmp_path: Path) -> None
     recipe = write_recipe(tmp_path, rule="sam", epochs=2)
     t = trainer(recipe, tmp_path / "run", overrides=['train.on_nonfinite="skip"'])
     t.setup()
-    t.loss_fn = poisoned(t, {(0, 1), (1, 2)})
+    t.parts.loss_fn = poisoned(t, {(0, 1), (1, 2)})
     summary = t.fit()
     run = tmp_path / "run"
     for f in RUN_FILES:
         assert (run / f).is_file(), f
-    assert summary["skipped_steps"] == 2
+    assert summary.skipped_steps == 2
     rows = (run / "metrics.csv").read_text().splitlines()
     col = rows[0].split(",").index("skipped_steps")
     assert [r.split(",")[col] for r in rows[1:]] == ["1", "1"]
@@ -72,7 +72,7 @@ def test_nonfinite_stop_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, rule="none", epochs=3)
     t = trainer(recipe, tmp_path / "run")
     t.setup()
-    t.loss_fn = poisoned(t, {(1, 1)})
+    t.parts.loss_fn = poisoned(t, {(1, 1)})
     with pytest.raises(NonFiniteLoss, match=r"epoch 2, step 2.*last\.pt \(end of epoch 1\).*on_nonfinite"):
         t.fit()
     ck = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
@@ -131,8 +131,8 @@ def test_model_selection_and_early_stopping(tmp_path: Path) -> None:
 
     t.evaluate = evaluate  # type: ignore[method-assign]
     summary = t.fit()
-    assert summary["epochs_run"] == 4 and summary["stopped_early"] is True  # no gain in epochs 3 and 4
-    assert summary["best_epoch"] == 2 and summary["best_val"] == pytest.approx(0.7)
+    assert summary.epochs_run == 4 and summary.stopped_early is True  # no gain in epochs 3 and 4
+    assert summary.best_epoch == 2 and summary.best_val == pytest.approx(0.7)
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["epoch"] == 2
 
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RunError
-from .inference import Predictions
+
+
+@dataclass
+class Predictions:
+    """One row per image, in data-set order: its id, label (class index), class probabilities, and the
+    mean loss over all rows (NaN when read back from a file)."""
+
+    ids: list[str]
+    labels: np.ndarray
+    probs: np.ndarray
+    loss: float
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
 
 def write_predictions(path: Path, pred: Predictions, class_names: list[str]) -> None:

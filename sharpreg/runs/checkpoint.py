@@ -3,19 +3,17 @@
 A checkpoint is a dict of tensors, numbers, strings, lists, tuples and dicts, nothing else: it is
 checked before it is written, and it is read with ``weights_only=True`` and never with a fallback,
 so a file holding a pickled object is refused (an error naming the file), not executed.
-Weights for sharing go to ``model.safetensors``.
+Weights for sharing go to ``model.safetensors`` (``weights.py``).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import random
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import RunError
@@ -79,48 +77,3 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise RunError(f"checkpoint {path} has format {state.get('format')!r}; this sharpreg reads format {FORMAT}")
     return state
 
-
-# -- random number generators -------------------------------------------------------------------
-def rng_state() -> dict[str, Any]:
-    """Global RNG states of torch (CPU and CUDA), numpy and Python, as plain data."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-                  "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
-        "python": _to_lists(random.getstate()),
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` captured."""
-    torch.set_rng_state(state["torch"].cpu())
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    random.setstate(_to_tuples(state["python"]))
-
-
-def _to_lists(value: Any) -> Any:
-    return [_to_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def _to_tuples(value: Any) -> Any:
-    return tuple(_to_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-# -- sharing ------------------------------------------------------------------------------------
-def save_safetensors(path: Path, model: torch.nn.Module, metadata: dict[str, str]) -> None:
-    """The model's weights (parameters and buffers) as safetensors, written atomically."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None

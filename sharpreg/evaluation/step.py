@@ -1,0 +1,101 @@
+"""The evaluation step, shared by training (validation and test), ``sharpreg evaluate`` and
+``sharpreg sharpness``: one way to build the loss, to load a trained model and to score its predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..build import build_model, model_inputs
+from ..errors import RunError
+from ..metrics import bootstrap_intervals, compute_metrics
+from ..recipe import Recipe
+from ..recipe.core import EvalConfig, TrainConfig
+from ..runs import Predictions, RunFolder
+from ..runs.folder import Weights
+from .inference import LossFn, predict
+
+
+def build_loss(train: TrainConfig | None, train_labels: np.ndarray | None = None, num_classes: int = 0,
+               device: torch.device | str = "cpu") -> nn.Module:
+    """The training objective: cross-entropy with ``train.label_smoothing``, weighted by the inverse class
+    frequency of ``train_labels`` when ``train.class_weights = "balanced"``. Without ``train``: the plain
+    cross-entropy (a loss on another data set, whose class frequencies the run never saw)."""
+    if train is None:
+        return nn.CrossEntropyLoss()
+    weights = None
+    if train.class_weights == "balanced" and train_labels is not None:
+        counts = np.bincount(train_labels, minlength=num_classes).astype(np.float64)
+        weights = torch.tensor(counts.sum() / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    return nn.CrossEntropyLoss(weight=weights, label_smoothing=train.label_smoothing)
+
+
+@dataclass
+class TrainedModel:
+    """A run's trained network, with the recipe it was trained by and the classes it predicts."""
+
+    run: RunFolder
+    recipe: Recipe
+    model: nn.Module
+    classes: list[str]
+    weights: str
+    """the file the weights came from, relative to the run folder"""
+
+
+def load_trained(run: RunFolder, device: torch.device, choice: Weights = "best") -> TrainedModel:
+    """Rebuild the run's network from its resolved recipe and load its trained weights (see
+    :meth:`RunFolder.load_weights` for ``choice``)."""
+    recipe = run.load_recipe()
+    classes = run.classes()
+    model = build_model(recipe, model_inputs(recipe, classes))
+    state, used = run.load_weights(choice)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise RunError(f"{run.path / used} does not fit the model of {run.resolved_file}: "
+                       f"{str(exc).splitlines()[0]}") from None
+    return TrainedModel(run, recipe, model.to(device), classes, used)
+
+
+@dataclass
+class Evaluator:
+    """Predictions of ``model`` (eval mode, no augmentation) and their scores from the metric table."""
+
+    model: nn.Module
+    device: torch.device
+    loss_fn: LossFn
+    classes: list[str]
+    eval: EvalConfig
+    batch_size: int
+    precision: str = "fp32"
+    num_workers: int = 0
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe, model: nn.Module, device: torch.device, loss_fn: LossFn,
+                   classes: list[str]) -> Evaluator:
+        t = recipe.train
+        return cls(model, device, loss_fn, classes, recipe.eval, t.batch_size, t.precision, t.num_workers)
+
+    def predict(self, dataset: Dataset, label_map: torch.Tensor | None = None) -> Predictions:
+        return predict(self.model, dataset, device=self.device, batch_size=self.batch_size, precision=self.precision,
+                       num_workers=self.num_workers, loss_fn=self.loss_fn, label_map=label_map)
+
+    def metrics(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+        """Every metric of the table that predictions define."""
+        return compute_metrics(labels, probs, self.classes, positive_class=self.eval.positive_class,
+                               calibration_bins=self.eval.calibration_bins)
+
+    def score(self, pred: Predictions) -> dict[str, float]:
+        """The loss and every metric of the table."""
+        return {"loss": pred.loss} | self.metrics(pred.labels, pred.probs)
+
+    def intervals(self, pred: Predictions) -> dict[str, list[float | None]]:
+        """Bootstrap intervals of the metrics, as ``[eval]`` asks."""
+        ev = self.eval
+        return bootstrap_intervals(pred.labels, pred.probs, self.classes, resamples=ev.bootstrap,
+                                   confidence=ev.confidence, seed=ev.bootstrap_seed,
+                                   positive_class=ev.positive_class, calibration_bins=ev.calibration_bins)

@@ -1,0 +1,122 @@
+"""A sweep folder: ``sweep.json`` (the manifest: grid, every run's overrides, status and wall time),
+``grid.toml`` (the grid file as given), ``runs/<id>/`` (run folders), ``logs/<id>.log``, ``stale/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunError, SharpregError
+from ..runs import RunFolder
+from .grid import Grid
+
+MANIFEST = "sweep.json"
+GRID_COPY = "grid.toml"
+RUNS = "runs"
+LOGS = "logs"
+STALE = "stale"
+
+
+def run_folder(sweep_dir: Path, run_id: str) -> RunFolder:
+    return RunFolder(sweep_dir / RUNS / run_id)
+
+
+def log_file(sweep_dir: Path, run_id: str) -> Path:
+    return sweep_dir / LOGS / f"{run_id}.log"
+
+
+def run_folders(sweep_dir: Path) -> list[RunFolder]:
+    """The run folders of a sweep, by id."""
+    runs = Path(sweep_dir) / RUNS
+    if not runs.is_dir():
+        raise RunError(f"{sweep_dir} is not a sweep folder (no {RUNS}/ inside)")
+    return [RunFolder(p) for p in sorted(runs.iterdir()) if p.is_dir()]
+
+
+def read_manifest(sweep_dir: Path) -> dict[str, Any]:
+    """The manifest, or ``{}`` when there is none (or it cannot be read)."""
+    try:
+        data = json.loads((Path(sweep_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def move_aside(run: RunFolder) -> Path:
+    """Move an unfinished run folder to ``SWEEP/stale/<id>-<n>`` (kept for inspection)."""
+    stale = run.path.parent.parent / STALE
+    stale.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while (stale / f"{run.path.name}-{n}").exists():
+        n += 1
+    target = stale / f"{run.path.name}-{n}"
+    shutil.move(str(run.path), target)
+    return target
+
+
+class Status(StrEnum):
+    """Of a run, in the manifest."""
+
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Manifest:
+    """``sweep.json``, written atomically after every change (runs finish in parallel threads)."""
+
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, out: Path, grid: Grid) -> Manifest:
+        path = out / MANIFEST
+        data: dict[str, Any] = read_manifest(out)
+        runs: dict[str, Any] = data.get("runs", {})
+        for combo in grid.combos:
+            old = runs.get(combo.id)
+            if old is not None and old.get("overrides") != combo.overrides():
+                raise SharpregError(f"{out} already holds run {combo.id} with other settings ({old.get('overrides')}); "
+                                    f"this grid gives {combo.overrides()}. Use another --out for a changed grid")
+        c = grid.config
+        data.update({
+            "name": grid.name, "description": c.description, "grid_file": str(grid.path.resolve()),
+            "recipe": str(grid.recipe), "baseline": c.baseline, "replicates": list(c.replicates),
+            "grid": {"set": c.set, "grid": c.grid, "variants": c.variants},
+        })
+        data.setdefault("created", now())
+        data.setdefault("wall_seconds", 0.0)
+        data.setdefault("sessions", [])
+        for combo in grid.combos:
+            runs.setdefault(combo.id, {"overrides": combo.overrides(), "values": combo.values, "status": Status.PENDING,
+                                       "seconds": None, "attempts": 0, "log": f"{LOGS}/{combo.id}.log"})
+        data["runs"] = runs
+        return cls(path, data)
+
+    def update(self, run: str, **fields: Any) -> None:
+        with self.lock:
+            self.data["runs"][run].update(fields)
+            self.save()
+
+    def save(self) -> None:
+        self.data["updated"] = now()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+

@@ -1,0 +1,109 @@
+"""Everything a training run builds from its recipe, once: device, seeds, data, model, base optimizer,
+sharpness rule, step engine, loss, learning-rate schedule and the evaluation step."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..build import build_datamodule, build_model, build_optimizer, build_rule, model_inputs
+from ..data.module import DataModule
+from ..devices import check_precision, resolve_device
+from ..engine import SharpnessStep
+from ..errors import SharpregError
+from ..evaluation.inference import LossFn
+from ..evaluation.step import Evaluator, build_loss
+from ..recipe import Recipe
+from ..recipe.core import TrainConfig
+from .setup import lr_factor, seed_everything
+from .trackers import Trackers
+
+
+@dataclass
+class LrSchedule:
+    """The learning rate of every optimizer step (warm-up, then constant, cosine or step decay)."""
+
+    train: TrainConfig
+    base_lrs: list[float]
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.train.epochs
+
+    def apply(self, optimizer: torch.optim.Optimizer, step: int) -> None:
+        for g, base in zip(optimizer.param_groups, self.base_lrs):
+            g["lr"] = base * lr_factor(self.train, step, self.total_steps, self.steps_per_epoch, base)
+
+    def lr_range(self) -> tuple[float, float]:
+        """(smallest, first) learning rate of the first parameter group, for ``rho_schedule = "lr"``."""
+        lr0, total = self.base_lrs[0], self.total_steps
+        lr_min = min(lr0 * lr_factor(self.train, s, total, self.steps_per_epoch, lr0)
+                     for s in range(0, total, max(1, total // 200)))
+        return lr_min, lr0
+
+
+@dataclass
+class TrainingParts:
+    device: torch.device
+    determinism: dict[str, Any]
+    dm: DataModule
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    engine: SharpnessStep
+    loss_fn: LossFn
+    schedule: LrSchedule
+    evaluator: Evaluator
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.schedule.steps_per_epoch
+
+    def loader(self, train: TrainConfig, epoch: int) -> DataLoader:
+        """The training loader of ``epoch``: shuffling and augmentation depend only on (seed, epoch).
+
+        torch's own loader on purpose: MONAI's reseeds the data set's random transforms from the loader's
+        generator, which would replace the data module's per-image (seed, epoch, index) seeding."""
+        self.dm.set_epoch(epoch)
+        gen = torch.Generator().manual_seed(train.seed * 1_000_003 + epoch)
+        return DataLoader(self.dm.dataset("train"), batch_size=train.batch_size, shuffle=True, drop_last=False,
+                          num_workers=train.num_workers, generator=gen, pin_memory=self.device.type == "cuda")
+
+    def checkpoint_bytes(self) -> int:
+        """Disk the run's checkpoints and weights take at most: best, last (and its temporary copy),
+        safetensors, logs."""
+        model_bytes = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        opt_bytes = sum(t.numel() * t.element_size() for s in self.optimizer.state.values()
+                        for t in s.values() if isinstance(t, torch.Tensor)) or 2 * model_bytes
+        return 3 * model_bytes + 2 * (model_bytes + opt_bytes) + 16 * 2**20
+
+
+def build_parts(recipe: Recipe) -> TrainingParts:
+    """Device, seeds, data, model, optimizer, rule, engine, loss and schedule, in an order that keeps the
+    random number generators' draws the same for every run of the recipe."""
+    cfg = recipe.train
+    device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)
+    Trackers.check(list(cfg.loggers))
+    determinism = seed_everything(cfg.seed, cfg.deterministic)
+    dm = build_datamodule(recipe)
+    dm.setup()
+    train_labels = dm.labels("train")
+    if len(train_labels) == 0:
+        raise SharpregError("the training split is empty; lower data.split.val / data.split.test")
+    model = build_model(recipe, model_inputs(recipe, dm.class_names)).to(device)
+    optimizer = build_optimizer(recipe, model)
+    rule = build_rule(recipe)
+    steps = math.ceil(len(train_labels) / cfg.batch_size)
+    schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups],
+                          min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps)
+    engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=cfg.precision,
+                           clip_grad_norm=cfg.clip_grad_norm, lr_range=schedule.lr_range(), device_type=device.type)
+    loss_fn = build_loss(cfg, train_labels, dm.num_classes, device)
+    evaluator = Evaluator.for_recipe(recipe, model, device, loss_fn, dm.class_names)
+    return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator)
