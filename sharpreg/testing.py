@@ -62,11 +62,11 @@ def tiny_batches(seed: int = 1, n: int = 8, size: int = 8) -> list[tuple[torch.T
     return [(x[:half], y[:half]), (x[half:], y[half:])]
 
 
-def _engine(spec: RuleSpec | None, params: Any, seed: int) -> SharpnessStep:
+def _engine(spec: RuleSpec | None, config: Any, seed: int) -> SharpnessStep:
     model = tiny_model(seed)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
-    rule = PlainRule(None) if spec is None else spec.factory(params)
-    return SharpnessStep(model, opt, rule, params)
+    rule = PlainRule(None) if spec is None else spec.factory(config)
+    return SharpnessStep(model, opt, rule, config)
 
 
 def _run(engine: SharpnessStep, steps: int, seed: int = 1) -> None:
@@ -97,8 +97,8 @@ def check_params(spec: RuleSpec) -> None:
 
 def check_one_step(spec: RuleSpec) -> None:
     """One step on CPU changes the weights and reports finite loss and float diagnostics."""
-    params = spec.params()
-    engine = _engine(spec, params, 0)
+    config = spec.params()
+    engine = _engine(spec, config, 0)
     before = _weights(engine)
     out = engine.step(tiny_batches(), nn.functional.cross_entropy)
     assert math.isfinite(out.loss), f"{spec.name}: loss {out.loss}"
@@ -114,8 +114,8 @@ def check_rho_zero(spec: RuleSpec, atol: float = 0.0) -> None:
     if "rho" not in fields:
         return
     zero = {"rho": 0.0, **({"rho_min": 0.0} if "rho_min" in fields else {})}
-    params = spec.params(**zero)
-    a, b = _engine(spec, params, 0), _engine(None, params, 0)
+    config = spec.params(**zero)
+    a, b = _engine(spec, config, 0), _engine(None, config, 0)
     _run(a, 3)
     _run(b, 3)
     assert _same(_weights(a), _weights(b), atol), f"{spec.name}: rho = 0 differs from the base optimizer"
@@ -123,16 +123,16 @@ def check_rho_zero(spec: RuleSpec, atol: float = 0.0) -> None:
 
 def check_state_roundtrip(spec: RuleSpec) -> None:
     """State through torch.save/torch.load(weights_only=True); resumed run == uninterrupted run."""
-    params = spec.params()
-    ref = _engine(spec, params, 0)
+    config = spec.params()
+    ref = _engine(spec, config, 0)
     _run(ref, 4)
-    first = _engine(spec, params, 0)
+    first = _engine(spec, config, 0)
     _run(first, 2)
     buf = io.BytesIO()
     torch.save({"engine": first.state_dict(), "model": first.model.state_dict()}, buf)
     buf.seek(0)
     saved = torch.load(buf, weights_only=True)
-    resumed = _engine(spec, params, 7)
+    resumed = _engine(spec, config, 7)
     resumed.model.load_state_dict(saved["model"])
     resumed.load_state_dict(saved["engine"])
     assert resumed.step_count == 2
@@ -142,8 +142,8 @@ def check_state_roundtrip(spec: RuleSpec) -> None:
 
 def check_determinism(spec: RuleSpec) -> None:
     """Two runs from one seed give identical weights."""
-    params = spec.params()
-    a, b = _engine(spec, params, 0), _engine(spec, params, 0)
+    config = spec.params()
+    a, b = _engine(spec, config, 0), _engine(spec, config, 0)
     _run(a, 2)
     _run(b, 2)
     assert _same(_weights(a), _weights(b)), f"{spec.name}: two runs from one seed differ"

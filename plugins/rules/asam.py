@@ -40,7 +40,7 @@ class ASAM(BaseRule):
     n_passes = 2
 
     def ascent(self, ctx: StepContext, k: int) -> None:
-        p: ASAMParams = self.params
+        p: ASAMParams = self.config
         g = ctx.ascent_grads()
         ctx.clean_grad_norm()  # for the diagnostics, before g is scaled in place and released
         scoped = [i for i, w in enumerate(ctx.params) if p.scope == "all" or w.dim() >= 2]

@@ -38,6 +38,6 @@ class CRSAM(BaseRule):
         torch._foreach_add_(g0, gplus)
         torch._foreach_add_(g0, gminus)  # g₊ + g₋ − 2 g₀
         torch._foreach_sub_(gminus, gplus)  # −(g₊ − g₋)
-        torch._foreach_add_(gplus, g0, alpha=self.params.gamma)
-        torch._foreach_add_(gplus, gminus, alpha=-self.params.beta)
+        torch._foreach_add_(gplus, g0, alpha=self.config.gamma)
+        torch._foreach_add_(gplus, gminus, alpha=-self.config.beta)
         return gplus

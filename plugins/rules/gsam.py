@@ -46,5 +46,5 @@ class GSAM(BaseRule):
         gp_sq = ctx.gp_sq if ctx.gp_sq is not None else ops.dot(gp, gp)
         c = float(g_dot_gp / torch.clamp_min(gp_sq, ctx.eps))
         torch._foreach_add_(g, gp, alpha=-c)  # g_⊥ (exactly 0 when g == g_p)
-        torch._foreach_add_(gp, g, alpha=-self.params.alpha)
+        torch._foreach_add_(gp, g, alpha=-self.config.alpha)
         return gp

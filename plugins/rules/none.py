@@ -13,4 +13,4 @@ class NoneParams(EngineParams):
 class NoneRule(PlainRule):
     """The base optimizer through the same engine, so baselines differ from SAM runs in one thing."""
 
-    params: NoneParams
+    config: NoneParams

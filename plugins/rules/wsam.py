@@ -34,9 +34,9 @@ class WSAMParams(RadiusParams):
 class WSAM(BaseRule):
     n_passes = 2
 
-    def __init__(self, params: WSAMParams) -> None:
-        super().__init__(params)
-        self.alpha = params.gamma / (1.0 - params.gamma)
+    def __init__(self, config: WSAMParams) -> None:
+        super().__init__(config)
+        self.alpha = config.gamma / (1.0 - config.gamma)
         self._sharpness: list[torch.Tensor] | None = None
 
     def ascent(self, ctx: StepContext, k: int) -> None:
@@ -45,7 +45,7 @@ class WSAM(BaseRule):
     def combine(self, ctx: StepContext) -> list[torch.Tensor]:
         g, gp = ctx.grads[0], ctx.grads[1]
         assert g is not None and gp is not None
-        if not self.params.decoupled:
+        if not self.config.decoupled:
             torch._foreach_lerp_(g, gp, self.alpha)  # g + alpha (g_p − g)
             return g
         torch._foreach_sub_(gp, g)  # g_p − g, applied after the base step

@@ -87,7 +87,7 @@ class StepContext:
 
 @runtime_checkable
 class SharpnessRule(Protocol):
-    """What a ``RuleSpec.factory(params)`` returns."""
+    """What a ``RuleSpec.factory(config)`` returns (``config``: the validated parameters of the rule)."""
 
     def passes(self, step: int) -> int:
         """Number of forward/backward passes at this step (1 = plain step)."""
@@ -119,13 +119,14 @@ class SharpnessRule(Protocol):
 class BaseRule:
     """Convenient defaults for rule authors: a fixed number of passes, no post-step, no state.
 
-    Subclasses set ``n_passes`` and implement ``ascent`` and ``combine``.
+    Subclasses set ``n_passes`` and implement ``ascent`` and ``combine``; ``self.config`` holds the
+    rule's validated parameters (its ``Params`` model), ``ctx.params`` the tensors.
     """
 
     n_passes: int = 2
 
-    def __init__(self, params: Any) -> None:
-        self.params = params
+    def __init__(self, config: Any) -> None:
+        self.config = config
 
     def passes(self, step: int) -> int:
         return self.n_passes

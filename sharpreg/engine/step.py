@@ -18,12 +18,13 @@ import torch
 from torch import nn
 
 from ..errors import SharpregError
-from ..specs import EngineParams
+from ..specs import EngineParams, RuleParams
 from . import ddp, ops
 from .amp import PRECISIONS, LossScaler, autocast
 from .bn import BufferSnapshot, running_stat_buffers
 from .rng import RngReplay
-from .rule import SharpnessRule, StepContext
+from .rule import BaseRule, SharpnessRule, StepContext
+from .schedule import RhoSchedule
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 STATE_FORMAT = 1
@@ -49,11 +50,14 @@ class StepOutput:
 class SharpnessStep:
     """Runs one step of ``rule`` around ``optimizer`` for ``model``.
 
-    ``params``: the rule's parameters (an ``EngineParams``; defaults to ``rule.params`` when the rule
-    has one). ``precision``: ``"fp32"``, ``"bf16"`` (autocast) or ``"fp16"`` (autocast + dynamic loss
-    scaling). ``clip_grad_norm``: clip the final gradient to this global norm. ``lr_range``:
+    ``config``: the rule's validated parameters (an ``EngineParams``; default: the rule's own ``config``
+    when it is a :class:`BaseRule`); a ``RuleParams`` also gives the radius, its schedule, ``eps`` and
+    ``perturb_weight_decay``. ``precision``: ``"fp32"``, ``"bf16"`` (autocast) or ``"fp16"`` (autocast +
+    dynamic loss scaling). ``clip_grad_norm``: clip the final gradient to this global norm. ``lr_range``:
     ``(lr_min, lr_max)`` of the schedule, for ``rho_schedule = "lr"`` (default: ``(0, initial lr)``).
     ``device_type``: ``"cpu"`` or ``"cuda"`` (default: the device of the first parameter).
+
+    Vocabulary: ``params`` are the trainable tensors, ``config`` the rule's pydantic parameters.
     """
 
     def __init__(
@@ -61,7 +65,7 @@ class SharpnessStep:
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         rule: SharpnessRule,
-        params: EngineParams | None = None,
+        config: EngineParams | None = None,
         *,
         precision: str = "fp32",
         clip_grad_norm: float | None = None,
@@ -75,8 +79,9 @@ class SharpnessStep:
         self.model = model
         self.optimizer = optimizer
         self.rule = rule
-        cfg = params if params is not None else getattr(rule, "params", None)
-        self.params_cfg: EngineParams = cfg if cfg is not None else EngineParams()
+        if config is None and isinstance(rule, BaseRule) and isinstance(rule.config, EngineParams):
+            config = rule.config
+        self.config: EngineParams = config if config is not None else EngineParams()
         self.precision = precision
         self.clip_grad_norm = clip_grad_norm
         self.params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
@@ -85,12 +90,14 @@ class SharpnessStep:
         self.device_type = device_type or self.params[0].device.type
         initial_lr = float(optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"]))
         self.lr_range = lr_range if lr_range is not None else (0.0, initial_lr)
+        self.radius = RhoSchedule(self.config, self.lr_range) if isinstance(self.config, RuleParams) else None
+        """``None`` for a rule without a radius (``none``): rho is 0"""
         self.step_count = 0
         self.skipped_steps = 0
         self.peak_extra_bytes = 0
         self._param_bytes = ops.tensor_bytes(self.params)
         self._backup: list[torch.Tensor] | None = None
-        self._bn = BufferSnapshot(running_stat_buffers(model)) if self.params_cfg.bn_stats != "both" else None
+        self._bn = BufferSnapshot(running_stat_buffers(model)) if self.config.bn_stats != "both" else None
         self._rng = RngReplay(self.device_type)
         self.scaler = LossScaler(self.params[0].device) if precision == "fp16" else None
 
@@ -134,17 +141,10 @@ class SharpnessStep:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
     def current_rho(self) -> float:
-        """rho for this step: constant, or between rho_min and rho following the lr (GSAM)."""
-        cfg = self.params_cfg
-        rho = float(getattr(cfg, "rho", 0.0))
-        if getattr(cfg, "rho_schedule", "constant") != "lr":
-            return rho
-        rho_min = float(getattr(cfg, "rho_min", 0.0))
-        lr_min, lr_max = self.lr_range
-        if lr_max <= lr_min:
-            return rho
-        lr = float(self.optimizer.param_groups[0]["lr"])
-        return max(0.0, rho_min + (rho - rho_min) * (lr - lr_min) / (lr_max - lr_min))
+        """rho for this step (0 for a rule without a radius)."""
+        if self.radius is None:
+            return 0.0
+        return self.radius.rho(float(self.optimizer.param_groups[0]["lr"]))
 
     def begin(self) -> StepContext:
         """Start a step: a fresh context."""
@@ -163,9 +163,9 @@ class SharpnessStep:
             lr=lrs,
             step=self.step_count,
             optimizer=self.optimizer,
-            eps=float(getattr(self.params_cfg, "eps", 1e-12)),
+            eps=self.radius.config.eps if self.radius is not None else 1e-12,
             weight_decay=wds,
-            perturb_weight_decay=bool(getattr(self.params_cfg, "perturb_weight_decay", False)),
+            perturb_weight_decay=self.radius.config.perturb_weight_decay if self.radius is not None else False,
         )
         n = int(self.rule.passes(self.step_count))
         if n < 1:
@@ -177,7 +177,7 @@ class SharpnessStep:
 
     def before_pass(self, ctx: StepContext, k: int) -> bool:
         """Prepare pass ``k``. Returns False when the step is already lost (fp16 overflow)."""
-        cfg = self.params_cfg
+        cfg = self.config
         if k == 0:
             for p in self.params:
                 p.grad = None
@@ -257,7 +257,7 @@ class SharpnessStep:
         with torch.no_grad():
             if ctx.backup:
                 torch._foreach_copy_(self.params, ctx.backup)
-                if self._bn is not None and self.params_cfg.bn_stats == "clean":
+                if self._bn is not None and self.config.bn_stats == "clean":
                     self._bn.restore()
         for p in self.params:
             p.grad = None
@@ -265,7 +265,7 @@ class SharpnessStep:
 
     def finish(self, ctx: StepContext) -> StepOutput:
         """After the passes: restore, combine, clip, step, post-step; counters and diagnostics."""
-        cfg = self.params_cfg
+        cfg = self.config
         n = len(ctx.grads)
         with torch.no_grad():
             if ctx.backup:

@@ -20,8 +20,8 @@ class Params(RuleParams):
 
 
 class Rule:
-    def __init__(self, params):
-        self.params = params
+    def __init__(self, config):
+        self.config = config
     def passes(self, step): return 1
     def ascent(self, ctx, k): raise RuntimeError
     def combine(self, ctx): return ctx.grads[0]

@@ -27,12 +27,12 @@ class FriendlySAMParams(RuleParams):
 class FriendlySAM(BaseRule):
     n_passes = 2
 
-    def __init__(self, params: FriendlySAMParams) -> None:
-        super().__init__(params)
+    def __init__(self, config: FriendlySAMParams) -> None:
+        super().__init__(config)
         self.momentum: list[torch.Tensor] | None = None
 
     def ascent(self, ctx: StepContext, k: int) -> None:
-        p: FriendlySAMParams = self.params
+        p: FriendlySAMParams = self.config
         g = ctx.ascent_grads()
         ctx.clean_grad_norm()  # for the diagnostics, before g is released
         if self.momentum is None:
