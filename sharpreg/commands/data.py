@@ -35,10 +35,7 @@ def summarize(recipe_path: Path, overrides: list[str], *, images: bool) -> dict[
     recipe = load_recipe(recipe_path, overrides)
     dm = build_datamodule(recipe)
     dm.setup()
-    try:
-        summary = dm.summary(images=images)  # type: ignore[call-arg]
-    except TypeError:  # a third-party DataModule whose summary() takes no options
-        summary = dm.summary()
+    summary = dm.summary(images=images)
     summary.setdefault("recipe", str(recipe_path))
     return summary
 

@@ -8,6 +8,7 @@ import os
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,8 +25,9 @@ from . import transforms as tf
 from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_sources
 from .io import LoadImageFiled, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
+from .params import ImageSetParams
 from .splits import assign_splits, check_no_straddle, place_twins
-from .summary import build_summary
+from .summary import Inventory, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +131,16 @@ class ImageDataModule(DataModule):
     def split_seed(self) -> int:
         return self.params.split.seed if self.params.split.seed is not None else self.context.seed
 
+    @cached_property
+    def files(self) -> ImageSetParams:
+        """The options of data read from files (root, duplicates, bad images): this data set's own, or
+        their declared defaults when its parameters are plain ``DataParams``."""
+        return self.params if isinstance(self.params, ImageSetParams) else ImageSetParams()
+
     # -- helpers for file-based subclasses -------------------------------------------------------
     def root(self) -> Path:
         """The data folder: ``data.root`` (relative to the recipe) or ``$SHARPREG_DATA/<name>``."""
-        given = getattr(self.params, "root", None)
+        given = self.files.root
         layout = f"\nexpected layout:\n{self.expected_layout}" if self.expected_layout else ""
         if given is not None:
             path = Path(given).expanduser()
@@ -191,7 +199,7 @@ class ImageDataModule(DataModule):
         bad: dict[int, str] = {}
 
         def on_error(i: int, err: Exception) -> None:
-            if getattr(self.params, "on_bad_image", "error") == "error":
+            if self.files.on_bad_image == "error":
                 raise DataError(f"{err} (set data.on_bad_image = \"skip\" to leave such images out, counted)")
             bad[i] = str(err)
 
@@ -216,8 +224,8 @@ class ImageDataModule(DataModule):
                 uf.union(first.setdefault(it.group, i), i)
         drop: set[int] = set()
         if self.params.split.group_duplicates and self.probe_images:
-            distance = int(getattr(self.params, "near_duplicate_distance", 6))
-            policy = getattr(self.params, "cross_class_duplicates", "keep")
+            distance = self.files.near_duplicate_distance
+            policy = self.files.cross_class_duplicates
             groups = duplicate_groups([self.probes[it.id] for it in items], None if distance < 0 else distance)
             for g in groups:
                 labels = sorted({items[i].label for i in g.members})
@@ -320,12 +328,12 @@ class ImageDataModule(DataModule):
             try:
                 if self.params.cache == "memory":
                     with one_thread():
-                        ds: Dataset = _CachedImages(records, transform=chain, cache_rate=1.0, progress=False,
-                                                    num_workers=min(4, os.cpu_count() or 1), copy_cache=True)
+                        ds: _Reseeded = _CachedImages(records, transform=chain, cache_rate=1.0, progress=False,
+                                                      num_workers=min(4, os.cpu_count() or 1), copy_cache=True)
                 else:
                     ds = _Images(records, transform=chain)
                 if augment:
-                    ds.aug_seed, ds.epoch = self.context.seed, self._epoch  # type: ignore[attr-defined]
+                    ds.aug_seed, ds.epoch = self.context.seed, self._epoch
             except Exception as err:
                 found = find_data_error(err)
                 if found is not None:
@@ -339,18 +347,32 @@ class ImageDataModule(DataModule):
         and worker layout (its random state comes from (train seed, epoch, i))."""
         self._epoch = epoch
         for ds in self._datasets.values():
-            if getattr(ds, "aug_seed", None) is not None:
-                ds.epoch = epoch  # type: ignore[attr-defined]
+            if isinstance(ds, _Reseeded) and ds.aug_seed is not None:
+                ds.epoch = epoch
 
     def summary(self, *, images: bool = False) -> dict[str, Any]:
         """Counts per class and split, image sizes, duplicate groups and where they went; with
         ``images`` every image's name under its split."""
         self.setup()
-        return build_summary(self, images=images)
+        return build_summary(self._inventory(), images=images)
+
+    def _inventory(self) -> Inventory:
+        checked = bool(self.params.split.group_duplicates and self.probe_images)
+        shown = checked or isinstance(self.params, ImageSetParams)  # the options in force, where there are any
+        return Inventory(
+            dataset=self.data_name, classes=list(self.class_names), items=self.items, assignment=self.assignment,
+            group_of=self.group_of, found=self.found, probes=self.probes, duplicates=self.duplicate_records,
+            dropped=self.dropped, skipped=self.skipped, notes=self.notes, image_size=self.image_size,
+            channels=self.in_chans,
+            split={"method": self.params.split.method, "seed": self.split_seed(),
+                   "group_duplicates": self.params.split.group_duplicates},
+            duplicates_checked=checked,
+            near_duplicate_distance=self.files.near_duplicate_distance if shown else None,
+            cross_class_policy=self.files.cross_class_duplicates if shown else None, twins=self.twins)
 
     def split_record(self) -> dict[str, Any]:
         self.setup()
-        rec = build_summary(self, images=True)
+        rec = build_summary(self._inventory(), images=True)
         rec["method"] = self.params.split.method
         rec["seed"] = self.split_seed()
         rec["splits"] = rec.pop("images")

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .module import SPLITS
+from .duplicates import Probe
+from .module import SPLITS, Item, Split
 
-if TYPE_CHECKING:
-    from .images import ImageDataModule
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a set-up image data module found and did: the input of its summary and split record."""
+
+    dataset: str
+    classes: list[str]
+    items: list[Item]
+    assignment: dict[str, Split]
+    group_of: dict[str, str]
+    found: Counter[str]
+    probes: dict[str, Probe]
+    duplicates: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    notes: list[str]
+    split: dict[str, Any]
+    image_size: int
+    channels: int
+    duplicates_checked: bool
+    near_duplicate_distance: int | None
+    cross_class_policy: str | None
+    twins: dict[str, Any] | None
+    """the leakage ablation's record (``data.split.twins``), None when off"""
 
 
 def _stats(values: list[int]) -> dict[str, float] | None:
@@ -20,15 +44,15 @@ def _stats(values: list[int]) -> dict[str, float] | None:
     return {"min": int(a.min()), "median": float(np.median(a)), "max": int(a.max())}
 
 
-def groups_by_split(dm: ImageDataModule) -> dict[str, dict[str, Any]]:
+def groups_by_split(inv: Inventory) -> dict[str, dict[str, Any]]:
     """Per split (and ``all``): the groups of two or more images in it (near-duplicates, or one
     patient), how many of its images they hold, and that as a share of its images."""
     members: dict[str, list[str]] = {}
-    for it in dm.items:
-        members.setdefault(dm.group_of.get(it.id, it.id), []).append(dm.assignment[it.id])
+    for it in inv.items:
+        members.setdefault(inv.group_of.get(it.id, it.id), []).append(inv.assignment[it.id])
     out: dict[str, dict[str, Any]] = {}
     for s in (*SPLITS, "all"):
-        images = sum(1 for it in dm.items if s == "all" or dm.assignment[it.id] == s)
+        images = sum(1 for it in inv.items if s == "all" or inv.assignment[it.id] == s)
         held = [sum(1 for x in m if s == "all" or x == s) for m in members.values() if len(m) > 1]
         held = [n for n in held if n]
         out[s] = {"groups": len(held), "images_in_groups": sum(held), "images": images,
@@ -36,53 +60,55 @@ def groups_by_split(dm: ImageDataModule) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_summary(dm: ImageDataModule, *, images: bool = False) -> dict[str, Any]:
+def build_summary(inv: Inventory, *, images: bool = False) -> dict[str, Any]:
     """A JSON-serializable summary of a set-up data module."""
-    names = dm.class_names
+    names = inv.classes
     counts = {s: {c: 0 for c in names} for s in SPLITS}
-    for it in dm.items:
-        counts[dm.assignment[it.id]][names[it.label]] += 1
-    probes = [dm.probes[it.id] for it in dm.items if it.id in dm.probes]
-    dups = dm.duplicate_records
+    for it in inv.items:
+        counts[inv.assignment[it.id]][names[it.label]] += 1
+    probes = [inv.probes[it.id] for it in inv.items if it.id in inv.probes]
+    out: dict[str, Any] = {
+        "dataset": inv.dataset,
+        "classes": list(names),
+        "found": {c: int(inv.found.get(c, 0)) for c in names},
+        "used": {c: sum(counts[s][c] for s in SPLITS) for c in names},
+        "counts": counts,
+        "totals": {s: sum(counts[s].values()) for s in SPLITS},
+        "split": dict(inv.split),
+        "image_size": inv.image_size,
+        "channels": inv.channels,
+        "source_sizes": {"width": _stats([p.width for p in probes]), "height": _stats([p.height for p in probes])},
+        "duplicates": _duplicates(inv),
+        "twins": inv.twins,
+        "dropped": inv.dropped,
+        "skipped": inv.skipped,
+        "notes": inv.notes,
+    }
+    if images:
+        out["images"] = {s: [it.id for it in inv.items if inv.assignment[it.id] == s] for s in SPLITS}
+    return out
+
+
+def _duplicates(inv: Inventory) -> dict[str, Any]:
+    dups = inv.duplicates
     placement: Counter[str] = Counter()
     for rec in dups:
         if rec["action"] != "dropped":
             placement["+".join(rec.get("splits", [])) or "left out"] += 1
-    straddling = [rec for rec in dups if len(rec.get("splits", [])) > 1]
-    out: dict[str, Any] = {
-        "dataset": dm.data_name,
-        "classes": list(names),
-        "found": {c: int(dm.found.get(c, 0)) for c in names},
-        "used": {c: sum(counts[s][c] for s in SPLITS) for c in names},
-        "counts": counts,
-        "totals": {s: sum(counts[s].values()) for s in SPLITS},
-        "split": {"method": dm.params.split.method, "seed": dm.split_seed(),
-                  "group_duplicates": dm.params.split.group_duplicates},
-        "image_size": dm.image_size,
-        "channels": dm.in_chans,
-        "source_sizes": {"width": _stats([p.width for p in probes]), "height": _stats([p.height for p in probes])},
-        "duplicates": {
-            "checked": bool(dm.params.split.group_duplicates and dm.probe_images),
-            "near_duplicate_distance": getattr(dm.params, "near_duplicate_distance", None),
-            "groups": len(dups),
-            "exact_groups": sum(r["kind"] == "exact" for r in dups),
-            "near_groups": sum(r["kind"] == "near" for r in dups),
-            "images_in_groups": sum(len(r["images"]) for r in dups),
-            "cross_class_groups": [r for r in dups if r["cross_class"]],
-            "cross_class_policy": getattr(dm.params, "cross_class_duplicates", None),
-            "placement": dict(sorted(placement.items())),
-            "by_split": groups_by_split(dm),
-            "straddling": straddling,
-            "list": dups,
-        },
-        "twins": dm.twins,
-        "dropped": dm.dropped,
-        "skipped": dm.skipped,
-        "notes": dm.notes,
+    return {
+        "checked": inv.duplicates_checked,
+        "near_duplicate_distance": inv.near_duplicate_distance,
+        "groups": len(dups),
+        "exact_groups": sum(r["kind"] == "exact" for r in dups),
+        "near_groups": sum(r["kind"] == "near" for r in dups),
+        "images_in_groups": sum(len(r["images"]) for r in dups),
+        "cross_class_groups": [r for r in dups if r["cross_class"]],
+        "cross_class_policy": inv.cross_class_policy,
+        "placement": dict(sorted(placement.items())),
+        "by_split": groups_by_split(inv),
+        "straddling": [rec for rec in dups if len(rec.get("splits", [])) > 1],
+        "list": dups,
     }
-    if images:
-        out["images"] = {s: [it.id for it in dm.items if dm.assignment[it.id] == s] for s in SPLITS}
-    return out
 
 
 def format_summary(s: dict[str, Any]) -> str:
