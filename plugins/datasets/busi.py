@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from monai import transforms as mt
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.io import LoadImageFiled, image_size_of
 from sharpreg.data.module import Item
-from sharpreg.data.params import ImageSetParams
+from sharpreg.data.params import DistinctClasses, ImageSetParams
 from sharpreg.errors import DataError
 from sharpreg.specs import DatasetSpec
 
@@ -35,7 +35,7 @@ LAYOUT = """  <root>/benign/benign (1).png           the image
 
 
 class BusiParams(ImageSetParams):
-    classes: list[BusiClass] = Field(
+    classes: Annotated[list[BusiClass], DistinctClasses] = Field(
         ["benign", "malignant"], min_length=1, description="Class folders to use, in label order."
     )
     label_map: dict[BusiClass, str] = Field(
@@ -50,13 +50,6 @@ class BusiParams(ImageSetParams):
         "an empty mask (normal) stay whole. It uses the radiologists' masks at test time too.",
     )
     crop_margin: float = Field(0.25, ge=0.0, le=5.0, description="Margin around the lesion box, as a fraction of its longer side.")
-
-    @field_validator("classes")
-    @classmethod
-    def _unique(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("classes must not repeat")
-        return v
 
     @model_validator(mode="after")
     def _labels(self) -> BusiParams:

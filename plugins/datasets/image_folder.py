@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -18,7 +18,7 @@ from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.io import IMAGE_SUFFIXES
 from sharpreg.data.module import SPLITS, Item
-from sharpreg.data.params import ImageSetParams
+from sharpreg.data.params import DistinctClasses, ImageSetParams
 from sharpreg.errors import DataError
 from sharpreg.specs import DatasetSpec
 
@@ -29,7 +29,7 @@ _SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "v
 
 
 class ImageFolderParams(ImageSetParams):
-    classes: list[str] | None = Field(
+    classes: Annotated[list[str], DistinctClasses] | None = Field(
         None, description="Classes to use, in label order (default: every class found, sorted by name)."
     )
     csv: Path | None = Field(None, description="CSV listing the images (path relative to the root, or absolute).")
@@ -43,9 +43,7 @@ class ImageFolderParams(ImageSetParams):
 
     @field_validator("classes")
     @classmethod
-    def _unique(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None and len(set(v)) != len(v):
-            raise ValueError("classes must not repeat")
+    def _two(cls, v: list[str] | None) -> list[str] | None:
         if v is not None and len(v) < 2:
             raise ValueError("need at least two classes")
         return v

@@ -8,22 +8,23 @@ wide, with posterior acoustic shadowing; ``normal`` images have no lesion. Image
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from monai import transforms as mt
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.module import Item
+from sharpreg.data.params import DistinctClasses
 from sharpreg.specs import DataParams, DatasetSpec
 
 PhantomClass = Literal["benign", "malignant", "normal"]
 
 
 class PhantomParams(DataParams):
-    classes: list[PhantomClass] = Field(
+    classes: Annotated[list[PhantomClass], DistinctClasses] = Field(
         ["benign", "malignant"], min_length=2, description="Classes to generate, in label order."
     )
     per_class: int = Field(64, ge=4, le=100_000, description="Images generated per class.")
@@ -31,13 +32,6 @@ class PhantomParams(DataParams):
     noise: float = Field(0.35, ge=0.0, le=2.0, description="Speckle strength (higher is harder).")
     generator_seed: int = Field(0, description="Seed of the image generator (independent of train.seed).")
     image_size: int = Field(64, ge=8, le=4096, description="Images are resized to this square size.")
-
-    @field_validator("classes")
-    @classmethod
-    def _unique(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("classes must not repeat")
-        return v
 
 
 def render(kind: str, index: int, size: int, noise: float, seed: int) -> np.ndarray:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ..specs import DataParams
+
+T = TypeVar("T", bound=Sequence | None)
+
+
+def _distinct(values: T) -> T:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("classes must not repeat")
+    return values
+
+
+#: ``Annotated[list[...], DistinctClasses]``: a class list in which no class repeats
+DistinctClasses = AfterValidator(_distinct)
 
 
 class ImageSetParams(DataParams):

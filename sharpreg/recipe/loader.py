@@ -75,6 +75,16 @@ def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def parse_toml(text: str, shown: str) -> dict[str, Any]:
+    """The TOML document ``text`` of the file ``shown``; a syntax error is a ``RecipeError`` at its line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"at line (\d+)", str(exc))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise RecipeError([RecipeIssue(shown, int(m.group(1)) if m else None, "", f"TOML syntax error: {msg}")]) from None
+
+
 def read_file(path: Path) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
     """One TOML file and the origin of each of its keys. A syntax error is a ``RecipeError``."""
     shown = display(path)
@@ -82,12 +92,7 @@ def read_file(path: Path) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
         hint = " (it is a folder)" if path.is_dir() else ""
         raise RecipeError([RecipeIssue(shown, None, "", f"no such recipe file{hint}")])
     text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"at line (\d+)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise RecipeError([RecipeIssue(shown, int(m.group(1)) if m else None, "", f"TOML syntax error: {msg}")]) from None
+    data = parse_toml(text, shown)
     lines = index_lines(text)
     base_dir = path.parent.resolve()
     origins = {p: Origin(shown, find_line(lines, p), base_dir) for p in _walk(data)}

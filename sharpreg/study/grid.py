@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import RecipeError, RecipeIssue
 from ..recipe.lines import find_line, index_lines
-from ..recipe.loader import display
+from ..recipe.loader import display, parse_toml
 
 #: keys whose values are replicates (seeds), not factors, in the report
 DEFAULT_REPLICATE_KEYS = ("train.seed",)
@@ -178,21 +177,22 @@ def _issues(path: Path, text: str, problems: list[tuple[tuple[str, ...], str]]) 
     return out
 
 
-def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
-    """Read, validate and expand a grid file; every run's recipe is validated before anything runs."""
-    path = Path(path)
+Problems = list[tuple[tuple[str, ...], str]]
+Variant = tuple[str | None, dict[str, Any]]
+
+
+def _read(path: Path) -> tuple[str, GridFile]:
+    """The grid file's text and its validated content."""
     shown = display(path)
     if not path.is_file():
         raise GridError([RecipeIssue(shown, None, "", "no such grid file")])
     text = path.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"at line (\d+)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise GridError([RecipeIssue(shown, int(m.group(1)) if m else None, "", f"TOML syntax error: {msg}")]) from None
+        raw = parse_toml(text, shown)
+    except RecipeError as exc:
+        raise GridError(exc.issues) from None
     try:
-        config = GridFile.model_validate(raw)
+        return text, GridFile.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
@@ -204,18 +204,17 @@ def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
                 msg = "unknown key; known keys: " + ", ".join(model.model_fields)
             problems.append((loc, msg))
         raise GridError(_issues(path, text, problems)) from None
-    recipe = (path.resolve().parent / config.recipe).resolve()
-    problems: list[tuple[tuple[str, ...], str]] = []
-    if not recipe.is_file():
-        problems.append((("recipe",), f"{config.recipe!r} not found (looked at {display(recipe)})"))
-    fixed = flatten(config.set)
+
+
+def _factors(config: GridFile, problems: Problems) -> tuple[dict[str, list[Any]], list[Variant]]:
+    """The grid's value lists and the variants (label, dotted overrides), with their problems."""
     grid = flatten(config.grid, leaf_lists=True)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             problems.append((("grid", key), "must be a non-empty list of values"))
         elif len({toml_literal(v) for v in values}) != len(values):
             problems.append((("grid", key), "repeats a value"))
-    variants: list[tuple[str | None, dict[str, Any]]] = []
+    variants: list[Variant] = []
     for i, var in enumerate(config.variants):
         var = dict(var)
         label = var.pop("label", None)
@@ -230,9 +229,11 @@ def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
         variants.append((label, flat))
     if not grid and not variants:
         problems.append(((), "the grid file has neither a [grid] table nor [[variants]]: nothing to run"))
-    if problems:
-        raise GridError(_issues(path, text, problems))
+    return grid, variants
 
+
+def _combos(fixed: dict[str, Any], grid: dict[str, list[Any]], variants: list[Variant]) -> list[Combo]:
+    """Every variant with every grid point, each with a readable id."""
     grid_keys = list(grid)
     variant_keys = sorted({k for _, v in variants for k in v if not _constant(k, variants)}, key=_key_order)
     combos: list[Combo] = []
@@ -242,6 +243,21 @@ def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
             varying = ([] if variant_label else variant_keys) + grid_keys
             varying.sort(key=_key_order)
             combos.append(Combo(run_id(values, varying, variant_label), values))
+    return combos
+
+
+def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
+    """Read, validate and expand a grid file; every run's recipe is validated before anything runs."""
+    path = Path(path)
+    text, config = _read(path)
+    recipe = (path.resolve().parent / config.recipe).resolve()
+    problems: Problems = []
+    if not recipe.is_file():
+        problems.append((("recipe",), f"{config.recipe!r} not found (looked at {display(recipe)})"))
+    grid, variants = _factors(config, problems)
+    if problems:
+        raise GridError(_issues(path, text, problems))
+    combos = _combos(flatten(config.set), grid, variants)
     seen: dict[str, Combo] = {}
     for c in combos:
         if c.id in seen:
@@ -254,7 +270,7 @@ def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
     return g
 
 
-def _constant(key: str, variants: list[tuple[str | None, dict[str, Any]]]) -> bool:
+def _constant(key: str, variants: list[Variant]) -> bool:
     values = {toml_literal(v.get(key)) if key in v else None for _, v in variants}
     return len(values) == 1 and len(variants) > 1 and None not in values
 
@@ -286,8 +302,3 @@ def validate_combos(grid: Grid) -> None:
                     issues.append(RecipeIssue(display(grid.path), None, "", text))
     if issues:
         raise GridError(issues)
-
-
-def replicate_of(values: dict[str, Any], keys: list[str] | tuple[str, ...]) -> str:
-    """The replicate (seed) label of a run, e.g. ``train.seed=1``."""
-    return ",".join(f"{k}={values[k]}" for k in keys if k in values)
