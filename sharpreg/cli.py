@@ -4,20 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from rich.console import Console
 
 from . import __version__
+from .commands import (check, compare, data, describe, evaluate, init, listing, plugins, report, resume, run,
+                       schema, sharpness, show, sweep)
 from .errors import RecipeError, SharpregError
 
 #: sub-command modules, in the order ``--help`` lists them
-COMMANDS = (
-    "run", "resume", "check", "show", "init", "plugins", "listing", "describe", "schema",
-    "data", "evaluate", "report", "compare", "sweep", "sharpness",
-)
+COMMANDS = (run, resume, check, show, init, plugins, listing, describe, schema, data, evaluate, report, compare,
+            sweep, sharpness)
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -33,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-plugins", action="store_true",
                         help="load only sharpreg's own first-party plugins (skip third-party packages)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sharpreg.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"sharpreg.commands.{name}":
-                continue  # not part of this build
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

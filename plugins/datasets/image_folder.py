@@ -92,7 +92,8 @@ class ImageFolderData(ImageDataModule):
             items += [Item(id=f.relative_to(root).as_posix(), label=label, source=str(f)) for f in files]
         return items, names
 
-    def _scan_csv(self, root: Path) -> tuple[list[Item], list[str]]:
+    def _read_csv(self, root: Path) -> tuple[Path, list[dict[str, str]]]:
+        """The CSV's path and rows; it must have every column the parameters name and at least one row."""
         p = self.params
         path = p.csv.expanduser()  # type: ignore[union-attr]
         path = path if path.is_absolute() else root / path
@@ -112,6 +113,11 @@ class ImageFolderData(ImageDataModule):
                             f"{', '.join(columns) or 'no header'}")
         if not rows:
             raise DataError(f"image_folder: {path} lists no images")
+        return path, rows
+
+    def _scan_csv(self, root: Path) -> tuple[list[Item], list[str]]:
+        p = self.params
+        path, rows = self._read_csv(root)
         found = sorted({(r.get(p.label_column) or "").strip() for r in rows} - {""})
         names = self._choose(found, str(path))
         items: list[Item] = []
@@ -132,21 +138,7 @@ class ImageFolderData(ImageDataModule):
                     continue
                 raise DataError(f"image_folder: {where}: unknown file {rel!r} (no {file}); "
                                 "set data.missing_files = \"skip\" to leave such rows out, counted")
-            item = Item(id=Path(rel).as_posix(), label=names.index(label), source=str(file))
-            if p.group_column:
-                item.group = (row.get(p.group_column) or "").strip() or None
-            if p.fold_column:
-                raw = (row.get(p.fold_column) or "").strip()
-                try:
-                    item.fold = int(raw)
-                except ValueError:
-                    raise DataError(f"image_folder: {where}: fold {raw!r} is not an integer") from None
-            if p.split_column:
-                raw = (row.get(p.split_column) or "").strip().lower()
-                if raw not in _SPLIT_NAMES:
-                    raise DataError(f"image_folder: {where}: split {raw!r} is not one of {', '.join(SPLITS)}")
-                item.split = _SPLIT_NAMES[raw]  # type: ignore[assignment]
-            items.append(item)
+            items.append(self._item(Item(id=Path(rel).as_posix(), label=names.index(label), source=str(file)), row, where))
         if outside:
             self.notes.append(f"{outside} CSV rows have a class outside data.classes and were left out")
         listed = {Path((r.get(p.file_column) or "").strip()).as_posix() for r in rows}
@@ -155,6 +147,23 @@ class ImageFolderData(ImageDataModule):
             self.notes.append(f"{unlisted} image files under {root} are not listed in {path.name}")
         return items, names
 
+    def _item(self, item: Item, row: dict[str, str], where: str) -> Item:
+        """``item`` with the group, fold and split of its CSV row, where the parameters name those columns."""
+        p = self.params
+        if p.group_column:
+            item.group = (row.get(p.group_column) or "").strip() or None
+        if p.fold_column:
+            raw = (row.get(p.fold_column) or "").strip()
+            try:
+                item.fold = int(raw)
+            except ValueError:
+                raise DataError(f"image_folder: {where}: fold {raw!r} is not an integer") from None
+        if p.split_column:
+            raw = (row.get(p.split_column) or "").strip().lower()
+            if raw not in _SPLIT_NAMES:
+                raise DataError(f"image_folder: {where}: split {raw!r} is not one of {', '.join(SPLITS)}")
+            item.split = _SPLIT_NAMES[raw]  # type: ignore[assignment]
+        return item
 
 
 @hookimpl

@@ -35,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SharpregError
     from ..study.measure import MeasureOptions, measure
 
-    for name in ("samples", "iters", "probes", "batch_size"):
-        if getattr(args, name) < 1:
-            raise SharpregError(f"--{name.replace('_', '-')} must be at least 1")
+    counts = {"--samples": args.samples, "--iters": args.iters, "--probes": args.probes, "--batch-size": args.batch_size}
+    for option, value in counts.items():
+        if value < 1:
+            raise SharpregError(f"{option} must be at least 1")
     if args.points < 2 or args.span <= 0:
         raise SharpregError("--points must be at least 2 and --span positive")
     if args.threads is not None:

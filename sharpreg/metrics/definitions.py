@@ -12,9 +12,7 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class Cases:
-    """One set of scored cases: ``labels`` (n,), class probabilities ``probs`` (n, k)."""
-
+class _Scored:
     labels: np.ndarray
     probs: np.ndarray
     positive: int
@@ -23,7 +21,12 @@ class Cases:
 
     @property
     def k(self) -> int:
-        return self.probs.shape[1]
+        return self.probs.shape[-1]
+
+
+@dataclass(frozen=True)
+class Cases(_Scored):
+    """One set of scored cases: ``labels`` (n,), class probabilities ``probs`` (n, k)."""
 
     @cached_property
     def pred(self) -> np.ndarray:
@@ -37,17 +40,8 @@ class Cases:
 
 
 @dataclass(frozen=True)
-class Resamples:
+class Resamples(_Scored):
     """B resamples of the cases at once: ``labels`` (B, n), ``probs`` (B, n, k)."""
-
-    labels: np.ndarray
-    probs: np.ndarray
-    positive: int
-    calibration_bins: int = 15
-
-    @property
-    def k(self) -> int:
-        return self.probs.shape[2]
 
     @cached_property
     def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -72,13 +72,33 @@ def write_report(sweep_dir: Path, *, plots: bool = True) -> Path:
 
 def render_markdown(records: list[RunRecord], rows: list[dict[str, Any]], manifest: dict[str, Any], baseline: str,
                     plots: list[str]) -> str:
-    name = manifest.get("name", "sweep")
+    metrics = [m for m in table.names() if any(m in r.test for r in records)]
+    out = _header(records, manifest, baseline)
+    by = {(r["setting"], r["model"], r["method"], r["metric"]): r for r in rows}
+    methods = method_order(records, baseline)
+    for setting, model in sorted({(r["setting"], r["model"]) for r in rows}):
+        present = [m for m in methods if (setting, model, m, metrics[0] if metrics else "") in by]
+        out += [f"## {model}" + (f" · {setting}" if setting else ""), ""]
+        out += _means_table(by, setting, model, present, metrics)
+        out += _differences_table(by, setting, model, [m for m in present if m != baseline], metrics, baseline)
+        out += _sharpness_section(records, by, setting, model, present)
+    out += [f"Lower is better for {', '.join(table.lower_is_better_names())}; higher for the others. "
+            "`report.csv` holds every metric (one row per setting × model × method × metric); `runs.csv` every run.", ""]
+    if plots:
+        out += ["## Plots", ""] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots] + [""]
+    out += ["## Runs", "", "| run | model | method | seed | epochs | passes/step | seconds | auroc |", "|---|---|---|---|---:|---:|---:|---:|"]
+    for r in sorted(records, key=lambda r: (r.setting, r.model, methods.index(r.method), r.seed)):
+        out.append(f"| {r.id} | {r.model} | {r.method} | {r.seed} | {r.epochs_run or '–'} | {_f(r.passes_per_step, 2)} | "
+                   f"{_f(r.seconds, 0)} | {_f(r.test.get('auroc'))} |")
+    return "\n".join(out) + "\n"
+
+
+def _header(records: list[RunRecord], manifest: dict[str, Any], baseline: str) -> list[str]:
     planned = manifest.get("runs", {})
     status: dict[str, int] = {}
     for run in planned.values():
         status[run.get("status", "?")] = status.get(run.get("status", "?"), 0) + 1
-    metrics = [m for m in table.names() if any(m in r.test for r in records)]
-    out = [f"# Sweep report: {name}", ""]
+    out = [f"# Sweep report: {manifest.get('name', 'sweep')}", ""]
     if manifest.get("description"):
         out += [manifest["description"], ""]
     seeds = sorted({r.seed for r in records})
@@ -92,47 +112,38 @@ def render_markdown(records: list[RunRecord], rows: list[dict[str, Any]], manife
             "2/2^n, 0.25 for 3 seeds)", ""]
     if manifest.get("recipe"):
         out += [f"Base recipe `{manifest['recipe']}`; grid file `{manifest.get('grid_file', '')}`.", ""]
-    by = {(r["setting"], r["model"], r["method"], r["metric"]): r for r in rows}
-    groups = sorted({(r["setting"], r["model"]) for r in rows})
-    methods = method_order(records, baseline)
-    for setting, model in groups:
-        title = f"{model}" + (f" · {setting}" if setting else "")
-        present = [m for m in methods if (setting, model, m, metrics[0] if metrics else "") in by]
-        out += [f"## {title}", "", "Test metrics, mean ± std over seeds (n = runs):", ""]
-        out.append("| method | n | " + " | ".join(metrics) + " | passes/step | s/run |")
-        out.append("|---|---:|" + "---:|" * len(metrics) + "---:|---:|")
-        for m in present:
-            first = by[(setting, model, m, metrics[0])]
-            cells = [_pm(by[(setting, model, m, k)]["mean"], by[(setting, model, m, k)]["std"])
-                     if (setting, model, m, k) in by else "–" for k in metrics]
-            out.append(f"| {m} | {first['n']} | " + " | ".join(cells) + f" | {_f(first['passes_per_step'], 2)} | "
-                       f"{_f(first['seconds_mean'], 0)} |")
-        out += ["", f"Paired difference to `{baseline}` (mean over seeds, p-value of the paired test):", ""]
-        out.append("| method | pairs | " + " | ".join(f"Δ {k}" for k in metrics) + " |")
-        out.append("|---|---:|" + "---:|" * len(metrics))
-        for m in present:
-            if m == baseline:
+    return out
+
+
+def _means_table(by: dict, setting: str, model: str, methods: list[str], metrics: list[str]) -> list[str]:
+    out = ["Test metrics, mean ± std over seeds (n = runs):", "",
+           "| method | n | " + " | ".join(metrics) + " | passes/step | s/run |",
+           "|---|---:|" + "---:|" * len(metrics) + "---:|---:|"]
+    for m in methods:
+        first = by[(setting, model, m, metrics[0])]
+        cells = [_pm(by[(setting, model, m, k)]["mean"], by[(setting, model, m, k)]["std"])
+                 if (setting, model, m, k) in by else "–" for k in metrics]
+        out.append(f"| {m} | {first['n']} | " + " | ".join(cells) + f" | {_f(first['passes_per_step'], 2)} | "
+                   f"{_f(first['seconds_mean'], 0)} |")
+    return out
+
+
+def _differences_table(by: dict, setting: str, model: str, methods: list[str], metrics: list[str],
+                       baseline: str) -> list[str]:
+    out = ["", f"Paired difference to `{baseline}` (mean over seeds, p-value of the paired test):", "",
+           "| method | pairs | " + " | ".join(f"Δ {k}" for k in metrics) + " |",
+           "|---|---:|" + "---:|" * len(metrics)]
+    for m in methods:
+        cells, n_pairs = [], 0
+        for k in metrics:
+            r = by.get((setting, model, m, k))
+            if not r or "diff_mean" not in r:
+                cells.append("–")
                 continue
-            cells, n_pairs = [], 0
-            for k in metrics:
-                r = by.get((setting, model, m, k))
-                if not r or "diff_mean" not in r:
-                    cells.append("–")
-                    continue
-                n_pairs = max(n_pairs, r["n_pairs"])
-                cells.append(f"{r['diff_mean']:+.3f} (p {_p(r['p_value'])})" if not math.isnan(r["diff_mean"]) else "–")
-            out.append(f"| {m} | {n_pairs} | " + " | ".join(cells) + " |")
-        out.append("")
-        out += _sharpness_section(records, by, setting, model, present)
-    out += [f"Lower is better for {', '.join(table.lower_is_better_names())}; higher for the others. "
-            "`report.csv` holds every metric (one row per setting × model × method × metric); `runs.csv` every run.", ""]
-    if plots:
-        out += ["## Plots", ""] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots] + [""]
-    out += ["## Runs", "", "| run | model | method | seed | epochs | passes/step | seconds | auroc |", "|---|---|---|---|---:|---:|---:|---:|"]
-    for r in sorted(records, key=lambda r: (r.setting, r.model, methods.index(r.method), r.seed)):
-        out.append(f"| {r.id} | {r.model} | {r.method} | {r.seed} | {r.epochs_run or '–'} | {_f(r.passes_per_step, 2)} | "
-                   f"{_f(r.seconds, 0)} | {_f(r.test.get('auroc'))} |")
-    return "\n".join(out) + "\n"
+            n_pairs = max(n_pairs, r["n_pairs"])
+            cells.append(f"{r['diff_mean']:+.3f} (p {_p(r['p_value'])})" if not math.isnan(r["diff_mean"]) else "–")
+        out.append(f"| {m} | {n_pairs} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def _sharpness_section(records: list[RunRecord], by: dict, setting: str, model: str, methods: list[str]) -> list[str]:
