@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from monai import transforms as mt
-from monai.data import CacheDataset, get_track_meta, set_track_meta
-from monai.data import Dataset as MonaiDataset
 from torch.utils.data import Dataset
 
 from ..errors import DataError
@@ -26,59 +20,11 @@ from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_so
 from .io import LoadImageFiled, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
+from .pipeline import Reseeded, image_dataset
 from .splits import assign_splits, check_no_straddle, place_twins
 from .summary import Inventory, build_summary
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Per-image transforms: torch ops on one intra-op thread (images are too small to share, and
-    on a busy CPU the thread hand-off costs 10-100x the work: measured 60 ms vs 1 ms per 256 px
-    rotation), and no MONAI metadata tracking (plain tensors in, plain tensors out)."""
-    before, tracking = torch.get_num_threads(), get_track_meta()
-    torch.set_num_threads(1)
-    set_track_meta(False)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-        set_track_meta(tracking)
-
-
-class _Reseeded:
-    """Mix-in: with ``aug_seed`` set, item ``i`` is augmented with a random state drawn from
-    (seed, epoch, i) alone, so batches do not depend on the order, the worker processes or resuming."""
-
-    aug_seed: int | None = None
-    epoch: int = 0
-    transform: Any
-
-    def _reseed(self, index: Any) -> None:
-        if self.aug_seed is None or not isinstance(index, (int, np.integer)):
-            return
-        rs = self.__dict__.get("_rs")
-        if rs is None:  # one generator shared by the chain's random transforms, reseeded per item
-            rs = self.__dict__["_rs"] = np.random.RandomState(0)
-            for t in getattr(self.transform, "transforms", [self.transform]):
-                if isinstance(t, mt.Randomizable):
-                    t.set_random_state(state=rs)  # dictionary transforms pass it to their inner ones
-        rs.seed(np.random.SeedSequence([self.aug_seed, self.epoch, int(index)]).generate_state(4))
-
-
-class _CachedImages(_Reseeded, CacheDataset):
-    def __getitem__(self, index: Any) -> Any:
-        self._reseed(index)
-        with one_thread():
-            return super().__getitem__(index)
-
-
-class _Images(_Reseeded, MonaiDataset):
-    def __getitem__(self, index: Any) -> Any:
-        self._reseed(index)
-        with one_thread():
-            return super().__getitem__(index)
 
 
 class ImageDataModule(DataModule):
@@ -326,12 +272,7 @@ class ImageDataModule(DataModule):
             chain = mt.Compose([*pre, *aug])
             records = self._records(split)
             try:
-                if self.params.cache == "memory":
-                    with one_thread():
-                        ds: _Reseeded = _CachedImages(records, transform=chain, cache_rate=1.0, progress=False,
-                                                      num_workers=min(4, os.cpu_count() or 1), copy_cache=True)
-                else:
-                    ds = _Images(records, transform=chain)
+                ds = image_dataset(records, chain, cache=self.params.cache == "memory")
                 if augment:
                     ds.aug_seed, ds.epoch = self.context.seed, self._epoch
             except Exception as err:
@@ -347,7 +288,7 @@ class ImageDataModule(DataModule):
         and worker layout (its random state comes from (train seed, epoch, i))."""
         self._epoch = epoch
         for ds in self._datasets.values():
-            if isinstance(ds, _Reseeded) and ds.aug_seed is not None:
+            if isinstance(ds, Reseeded) and ds.aug_seed is not None:
                 ds.epoch = epoch
 
     def summary(self, *, images: bool = False) -> dict[str, Any]:
