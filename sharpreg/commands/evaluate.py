@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, required=True, metavar="OTHER.toml", help="data file: schema_version + [data]")
     add_set_option(p)
     p.add_argument("--checkpoint", choices=("best", "last", "safetensors"), default="best",
-                   help="weights to evaluate (default: best; falls back to model.safetensors)")
+                   help="weights to evaluate: best (model.safetensors, else checkpoints/best.pt: the same weights; "
+                   "the default), last (checkpoints/last.pt) or safetensors (only model.safetensors)")
     p.add_argument("--name", default=None, help="name of the evaluation folder (default: the data file's name)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None, help="default: the run's train.device")
     p.set_defaults(func=run)

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..errors import SharpregError
+    from ..runs import RunFolder
     from ..study.measure import MeasureOptions, measure
 
     counts = {"--samples": args.samples, "--iters": args.iters, "--probes": args.probes, "--batch-size": args.batch_size}
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     opts = MeasureOptions(samples=args.samples, iters=args.iters, probes=args.probes, points=args.points,
                           span=args.span, seed=args.seed, batch_size=args.batch_size, device=args.device)
     result = measure(args.run_dir, opts)
+    run = RunFolder(args.run_dir)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -58,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         f"{args.run_dir}: λ_max {result['lambda_max']:.4g} after {result['lambda_max_iterations']} iterations{conv}; "
         f"trace {result['trace']:.4g} ± {result['trace_stderr']:.2g} ({result['trace_probes']} probes); "
         f"loss {result['loss']:.4f} on {result['samples']} training images; {result['seconds']:.1f} s\n"
-        f"wrote {args.run_dir / 'sharpness.json'} and {args.run_dir / 'plots' / 'landscape.png'}", markup=False)
+        f"wrote {run.path / run.SHARPNESS} and {run.plot('landscape')}", markup=False)
     return 0

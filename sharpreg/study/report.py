@@ -9,7 +9,9 @@ from typing import Any
 
 from ..errors import RunError
 from ..metrics import table
+from ..runs import RunFolder
 from .aggregate import SHARPNESS_KEYS, WILCOXON_MIN_PAIRS, RunRecord, aggregate, collect, method_order, metric_names
+from .manifest import RUNS
 
 CSV_FIELDS = ("setting", "model", "method", "metric", "n", "mean", "std", "baseline_mean", "diff_mean", "diff_std",
               "n_pairs", "p_value", "test", "passes_per_step", "seconds_mean")
@@ -44,7 +46,7 @@ def write_report(sweep_dir: Path, *, plots: bool = True) -> Path:
     sweep_dir = Path(sweep_dir)
     records, manifest = collect(sweep_dir)
     if not records:
-        raise RunError(f"{sweep_dir} has no finished run yet (no runs/*/summary.json)")
+        raise RunError(f"{sweep_dir} has no finished run yet (no {RUNS}/*/{RunFolder.SUMMARY})")
     baseline = str(manifest.get("baseline", "none"))
     rows = aggregate(records, baseline)
     with (sweep_dir / "report.csv").open("w", newline="") as fh:

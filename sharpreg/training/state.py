@@ -131,8 +131,8 @@ def restore(run: RunFolder, recipe: Recipe, parts: TrainingParts) -> TrainingSta
     if state.best["epoch"] is not None and run.checkpoint_file("best").is_file():
         bk = run.load_checkpoint("best", map_location=parts.device)
         if bk.get("epoch") != state.best["epoch"]:
-            log.warning("%s is from epoch %s but last.pt names epoch %s as best; the replayed epochs will "
-                        "rewrite it", run.checkpoint_file("best"), bk.get("epoch"), state.best["epoch"])
+            log.warning("%s is from epoch %s but %s names epoch %s as best; the replayed epochs will rewrite it",
+                        run.checkpoint_file("best"), bk.get("epoch"), path.name, state.best["epoch"])
         state.best_weights = bk["model"]
     run.rewrite_metrics(state.history)
     _check_threads(run)
