@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ..metrics.table import monitor_choices
 
@@ -40,11 +40,19 @@ class TrainConfig(CoreModel):
     num_workers: int = Field(0, ge=0, le=256, description="Data-loader worker processes.")
     deterministic: bool = Field(True, description="Deterministic algorithms and seeded everything (slower on GPU).")
     clip_grad_norm: float | None = Field(None, gt=0.0, description="Clip the final gradient to this global L2 norm.")
-    scheduler: Literal["constant", "cosine", "step"] = Field("constant", description="Learning-rate schedule (per step).")
+    scheduler: Literal["constant", "cosine", "step", "multistep"] = Field(
+        "constant", description="Learning-rate schedule, applied per step: constant, cosine, step (every "
+        "step_epochs) or multistep (at the listed milestones); any of them after the warm-up."
+    )
     warmup_epochs: float = Field(0.0, ge=0.0, description="Linear warm-up from 0 over this many epochs.")
     min_lr: float = Field(0.0, ge=0.0, description="Final learning rate of the cosine schedule.")
     step_epochs: int = Field(30, ge=1, description="Step schedule: multiply the rate by step_gamma every this many epochs.")
-    step_gamma: float = Field(0.1, gt=0.0, le=1.0, description="Step schedule factor.")
+    step_gamma: float = Field(0.1, gt=0.0, le=1.0, description="Factor of the step and multistep schedules.")
+    milestones: list[int] = Field(
+        default_factory=list,
+        description="Multistep schedule: epochs (counted from 0, after the warm-up, before train.epochs) at whose "
+        "start the rate is multiplied by step_gamma, e.g. [50, 75] (MedMNIST v2).",
+    )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
     class_weights: Literal["none", "balanced"] = Field(
         "none", description="'balanced' weights the loss by inverse class frequency of the training split."
@@ -65,6 +73,31 @@ class TrainConfig(CoreModel):
     def _known_metric(cls, value: str) -> str:
         if value not in monitor_choices():
             raise ValueError(f"unknown metric {value!r}; choose one of: {', '.join(monitor_choices())}")
+        return value
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestones_fit_the_schedule(cls, value: list[int], info: ValidationInfo) -> list[int]:
+        if "scheduler" not in info.data:
+            return value  # the scheduler itself is invalid and reported
+        scheduler, epochs, warmup = (info.data.get(k) for k in ("scheduler", "epochs", "warmup_epochs"))
+        if scheduler != "multistep":
+            if value:
+                raise ValueError(f"milestones are used only by scheduler = 'multistep' (here {scheduler!r})")
+            return value
+        if not value:
+            raise ValueError("scheduler = 'multistep' needs milestones, the epochs where the rate is multiplied "
+                             "by step_gamma, e.g. [50, 75]")
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError(f"milestones must be strictly increasing (got {value})")
+        late = [m for m in value if epochs is not None and m >= epochs]
+        if late:
+            raise ValueError(f"milestone(s) {late} never take effect: they must come before the last epoch "
+                             f"(train.epochs = {epochs})")
+        early = [m for m in value if m < max(1.0, warmup or 0.0)]
+        if early:
+            raise ValueError(f"milestone(s) {early} must be at least 1 and not inside the warm-up "
+                             f"(train.warmup_epochs = {warmup})")
         return value
 
 

@@ -38,7 +38,12 @@ def seed_everything(seed: int, deterministic: bool) -> dict[str, object]:
 
 
 def lr_factor(train: TrainConfig, step: int, total_steps: int, steps_per_epoch: int, base_lr: float) -> float:
-    """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based).
+
+    A warm-up ramps the rate linearly over its first steps; the schedule then takes over. Step and
+    multistep count epochs from the start of training (the warm-up included; multistep milestones are
+    validated to lie after it), so with no warm-up ``multistep`` matches torch's ``MultiStepLR`` stepped
+    once per epoch; cosine runs from the end of the warm-up to the last step."""
     warm = int(round(train.warmup_epochs * steps_per_epoch))
     if warm and step < warm:
         return (step + 1) / warm
@@ -46,6 +51,8 @@ def lr_factor(train: TrainConfig, step: int, total_steps: int, steps_per_epoch: 
         return 1.0
     if train.scheduler == "step":
         return train.step_gamma ** (step // max(1, train.step_epochs * steps_per_epoch))
+    if train.scheduler == "multistep":
+        return train.step_gamma ** sum(step >= m * steps_per_epoch for m in train.milestones)
     span = max(1, total_steps - warm)
     progress = min(1.0, (step - warm) / span)
     floor = train.min_lr / base_lr if base_lr > 0 else 0.0
