@@ -5,12 +5,20 @@
 from ``pretrained_file`` (.safetensors, or .pth/.bin read with ``weights_only=True``), strictly, except
 that a first convolution trained on another channel count is adapted (timm's ``adapt_input_conv``)
 and a classifier of another size stays freshly initialized. timm's hub is never consulted.
+
+``stem = "small_input"`` keeps a ResNet's first stage at the input's resolution, as the 28 px ResNets
+of MedMNIST v2 (and CIFAR ResNets) do: no max-pool, and a 3x3 stride-1 first convolution (a deep stem,
+e.g. resnet10t or resnet50d, keeps its convolutions and only its first stride becomes 1). A 28 px image
+then reaches the first stage at 28x28 instead of 7x7.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
+from collections.abc import Collection
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -18,6 +26,7 @@ from pydantic import Field
 from sharpreg import ModelInputs, ModelParams, ModelSpec, hookimpl
 from sharpreg.errors import SharpregError
 
+log = logging.getLogger("sharpreg")
 
 class TimmParams(ModelParams):
     arch: str = Field("resnet18", min_length=1, description="timm architecture name (e.g. resnet50, vit_small_patch16_224).")
@@ -30,6 +39,12 @@ class TimmParams(ModelParams):
     )
     pretrained_file: Path | None = Field(
         None, description="Local weights file (.safetensors, .pth or .bin) to start from. Nothing is downloaded."
+    )
+    stem: Literal["default", "small_input"] = Field(
+        "default",
+        description="'small_input': a ResNet keeps the input resolution in its first stage (no max-pool; a 3x3 "
+        "stride-1 first convolution, or stride 1 in a deep stem), as MedMNIST v2's 'ResNet-18 (28)'. With "
+        "pretrained_file, a 7x7 first convolution's weights do not fit and it stays freshly initialized.",
     )
 
     def architecture(self) -> str:
@@ -60,10 +75,38 @@ def build(params: TimmParams, inputs: ModelInputs) -> torch.nn.Module:
     if params.pretrained_file is not None and not params.pretrained_file.expanduser().is_file():
         raise SharpregError(f"model.pretrained_file: {params.pretrained_file.expanduser()} does not exist "
                             "(weights load only from a local file; nothing is downloaded)")
+    if params.stem == "small_input" and not timm.models.is_model_in_modules(params.arch, ["resnet"]):
+        raise SharpregError(f"model.stem = 'small_input' works with timm's ResNet family (resnet18, resnet50, "
+                            f"resnet10t, seresnext26d_32x4d, ...), not {params.arch!r}; use stem = 'default'")
     model = timm.create_model(params.arch, pretrained=False, **kwargs)
+    fresh = small_input_stem(model, params.arch) if params.stem == "small_input" else ()
     if params.pretrained_file is not None:
-        load_local_weights(model, params.pretrained_file.expanduser(), params.arch)
+        load_local_weights(model, params.pretrained_file.expanduser(), params.arch, fresh=fresh)
     return model
+
+
+def small_input_stem(model: torch.nn.Module, arch: str) -> tuple[str, ...]:
+    """Make a timm ResNet keep the input resolution up to its first stage: the max-pool goes, and the
+    first convolution strides 1 (a single 7x7 convolution becomes a new 3x3 one, initialized as timm
+    initializes ResNet convolutions). Returns the weights that no longer fit a default-stem file."""
+    from torch import nn
+
+    conv, pool = getattr(model, "conv1", None), getattr(model, "maxpool", None)
+    if not isinstance(pool, (nn.MaxPool2d, nn.Identity)) or not isinstance(conv, (nn.Conv2d, nn.Sequential)):
+        raise SharpregError(f"model.stem = 'small_input' does not know the stem of {arch!r} "
+                            f"({type(conv).__name__} then {type(pool).__name__}); use stem = 'default'")
+    model.maxpool = nn.Identity()
+    fresh: tuple[str, ...] = ()
+    if isinstance(conv, nn.Sequential):  # deep stem: the same convolutions, the first one at stride 1
+        conv[0].stride = (1, 1)
+    else:
+        new = nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+        nn.init.kaiming_normal_(new.weight, mode="fan_out", nonlinearity="relu")
+        model.conv1 = new.to(conv.weight.device, conv.weight.dtype)
+        fresh = ("conv1.weight",) if conv.kernel_size != (3, 3) else ()
+    for info in getattr(model, "feature_info", []):  # timm's record of each stage's stride
+        info["reduction"] = 1 if info.get("module") == "act1" else max(1, info["reduction"] // 4)
+    return fresh
 
 
 def read_state_dict(f: Path) -> dict[str, torch.Tensor]:
@@ -91,11 +134,12 @@ def read_state_dict(f: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in sd.items()}
 
 
-def load_local_weights(model: torch.nn.Module, f: Path, arch: str) -> None:
+def load_local_weights(model: torch.nn.Module, f: Path, arch: str, fresh: Collection[str] = ()) -> None:
     """Load ``f`` into ``model`` strictly, with three adaptations only: a first convolution trained on
     another channel count (timm's ``adapt_input_conv``, e.g. RGB summed into grey), a classifier of
     another size (kept as initialized) and a ViT position embedding of another grid (resampled).
-    Any other missing, unexpected or misshapen tensor is an error."""
+    Tensors named in ``fresh`` (a replaced stem) stay as initialized when their shapes differ, with a
+    warning. Any other missing, unexpected or misshapen tensor is an error."""
     from timm.models import adapt_input_conv
 
     sd = read_state_dict(f)
@@ -120,6 +164,10 @@ def load_local_weights(model: torch.nn.Module, f: Path, arch: str) -> None:
             out[k] = adapt_input_conv(v.shape[1], w).to(v.dtype)
         elif is_head(k):
             out[k] = v
+        elif k in fresh:
+            out[k] = v
+            log.warning("model.pretrained_file: %s %s in %s does not fit the small-input stem %s; it stays freshly "
+                        "initialized", k, tuple(w.shape), f.name, tuple(v.shape))
         elif k == "pos_embed" and w.ndim == 3 and hasattr(model, "patch_embed"):
             from timm.layers import resample_abs_pos_embed
 
