@@ -4,6 +4,11 @@ Reads ``breastmnist.npz`` (28 px) or ``breastmnist_{64,128,224}.npz`` from the r
 official binary ones: 0 = malignant, 1 = normal or benign. The official split (546/78/156) is the
 default; the file inherits BUSI's cross-class duplicate (``train[115]`` = ``test[76]``), which is
 reported and, by default, kept so that results stay comparable with published baselines.
+
+Pixels reach the network as in MedMNIST v2's own training code (``ToTensor`` then
+``Normalize(mean=.5, std=.5)``): ``x / 127.5 - 1``, in [-1, 1], the same mapping for every image
+(``intensity = "medmnist"``, the default). ``intensity = "minmax"`` stretches each image to [0, 1]
+as the other data sets do. At ``image_size = 28`` the 28 px file reaches the network unresampled.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ class BreastMnistParams(ImageSetParams):
         default_factory=lambda: SplitParams(method="predefined"),
         description="The split; default the official MedMNIST split.",
     )
+    intensity: Literal["medmnist", "minmax"] = Field(
+        "medmnist",
+        description="'medmnist' (default): pixels x -> x / 127.5 - 1, MedMNIST v2's ToTensor + Normalize(.5, .5), "
+        "the same for every image; 'minmax': each image stretched to [0, 1], as the other data sets.",
+    )
     cross_class_duplicates: Literal["drop", "keep", "error"] = Field(
         "keep",
         description="Duplicate groups with different labels (train[115] = test[76]): 'keep' (default, "
@@ -67,7 +77,7 @@ class BreastMnistData(ImageDataModule):
         return f
 
     def scan(self) -> tuple[list[Item], list[str]]:
-        f = self.npz_path()
+        f, p = self.npz_path(), self.params
         try:
             data = np.load(f, allow_pickle=False)
         except (OSError, ValueError) as err:
@@ -83,6 +93,9 @@ class BreastMnistData(ImageDataModule):
                 if images.ndim not in (3, 4) or len(images) != len(labels):
                     raise DataError(f"breastmnist: {f}: {keys[0]} has shape {images.shape} but {keys[1]} "
                                     f"has {len(labels)} labels")
+                if p.intensity == "medmnist" and images.dtype != np.uint8:
+                    raise DataError(f"breastmnist: {f}: {keys[0]} holds {images.dtype} pixels; data.intensity = "
+                                    "'medmnist' expects MedMNIST's uint8 (0-255); set data.intensity = 'minmax'")
                 bad = sorted(set(labels.tolist()) - {0, 1})
                 if bad:
                     raise DataError(f"breastmnist: {f}: {keys[1]} holds labels {bad}; expected 0 or 1")
@@ -93,6 +106,10 @@ class BreastMnistData(ImageDataModule):
     def load_transforms(self) -> list[mt.Transform]:
         return [mt.Lambdad(["image"], to_channels_first)]
 
+    def intensity_transforms(self) -> list[mt.Transform] | None:
+        if self.params.intensity == "minmax":
+            return None
+        return [mt.ScaleIntensityRanged(["image"], a_min=0.0, a_max=255.0, b_min=-1.0, b_max=1.0)]
 
 
 @hookimpl

@@ -70,6 +70,10 @@ class ImageDataModule(DataModule):
         """Decode ``item["image"]`` (a path by default) into a C×H×W array."""
         return [LoadImageFiled(["image"])]
 
+    def intensity_transforms(self) -> list[mt.Transform] | None:
+        """How decoded pixels become the network's input range; ``None``: each image stretched to [0, 1]."""
+        return None
+
     def record_extras(self, item: Item) -> dict[str, Any]:
         """Extra keys of an item's pipeline record (e.g. mask paths for a lesion crop)."""
         return {}
@@ -267,7 +271,7 @@ class ImageDataModule(DataModule):
         augment = (split == "train") if train_transforms is None else train_transforms
         key = (split, augment)
         if key not in self._datasets:
-            pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans)
+            pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans, self.intensity_transforms())
             aug = tf.augmentation(self.params.augment) if augment else []
             chain = mt.Compose([*pre, *aug])
             records = self._records(split)

@@ -17,14 +17,15 @@ from ..specs import AugmentParams
 KEYS = ["image"]
 
 
-def preprocess(image_size: int, channels: int) -> list[mt.Transform]:
-    """After decoding (image C×H×W): channel count, intensity to [0, 1], square resize, float32."""
+def preprocess(image_size: int, channels: int, intensity: list[mt.Transform] | None = None) -> list[mt.Transform]:
+    """After decoding (image C×H×W): channel count, intensity (by default each image stretched to
+    [0, 1]; a data set may map a fixed range instead), square resize, float32."""
     chain: list[mt.Transform] = [
         mt.EnsureTyped(KEYS, data_type="tensor", dtype="float32", track_meta=False),
         mt.Lambdad(KEYS, lambda x: _match_channels(x, channels)),
     ]
     chain += [
-        mt.ScaleIntensityd(KEYS, minv=0.0, maxv=1.0),
+        *(intensity if intensity is not None else [mt.ScaleIntensityd(KEYS, minv=0.0, maxv=1.0)]),
         mt.Resized(KEYS, spatial_size=(image_size, image_size), mode="area"),
         mt.EnsureTyped(KEYS, dtype="float32", track_meta=False),
     ]

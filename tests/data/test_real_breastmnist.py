@@ -1,10 +1,13 @@
-"""The real BreastMNIST file (skipped without $SHARPREG_DATA): the official split and its known duplicate."""
+"""The real BreastMNIST file (skipped without $SHARPREG_DATA): the official split, its known duplicate and the
+pixels as MedMNIST v2 feeds them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from sharpreg.data.module import DataContext
 from sharpreg_plugins.datasets.breastmnist import BreastMnistData, BreastMnistParams
@@ -36,3 +39,10 @@ def test_cross_split_conflicting_duplicate_reported_and_droppable(real_data: Pat
     assert dm.summary()["duplicates"]["straddling"]  # the official split leaks; reported
     dropped = bm(real_data, cross_class_duplicates="drop", near_duplicate_distance=-1)
     assert dropped.summary()["totals"] == {"train": 545, "val": 78, "test": 155}
+
+
+def test_real_pixels_reach_the_network_as_medmnist_feeds_them(real_data: Path):
+    raw = np.load(real_data / "breastmnist" / "breastmnist.npz")["test_images"]
+    ds = bm(real_data).dataset("test")
+    x = torch.stack([ds[i]["image"][0] for i in range(len(ds))])
+    torch.testing.assert_close(x, torch.from_numpy(raw).float() / 127.5 - 1, rtol=0, atol=1e-6)
