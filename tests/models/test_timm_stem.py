@@ -90,3 +90,28 @@ def test_deep_stem_weights_load_whole(tmp_path):
 def test_small_input_on_a_non_resnet_is_one_clear_error():
     with pytest.raises(SharpregError, match=r"stem = 'small_input' works with timm's ResNet family.*'convnext_atto'"):
         build(TimmParams(arch="convnext_atto", stem="small_input"), GREY_28)
+
+
+def test_channels_last_is_the_same_model_in_another_layout():
+    """The same logits, and a SAM step through the engine keeps the layout and the result up to rounding
+    (BatchNorm sums cancelling terms into the first kernels' gradients, so rounding shows there most)."""
+    from sharpreg.engine import SharpnessStep
+    from sharpreg_plugins.rules import sharpreg_sharpness_rules
+
+    sam = next(s for s in sharpreg_sharpness_rules() if s.name == "sam")
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 1, 28, 28, generator=gen), torch.tensor([0, 1] * 4)
+    logits, weights = {}, {}
+    for fmt in ("contiguous", "channels_last"):
+        torch.manual_seed(0)
+        model = build(TimmParams(arch="resnet10t", stem="small_input", memory_format=fmt), GREY_28)
+        logits[fmt] = model(x).detach()
+        start = torch.cat([p.detach().flatten() for p in model.parameters()])
+        params = sam.params()
+        engine = SharpnessStep(model, torch.optim.SGD(model.parameters(), lr=0.05), sam.factory(params), params)
+        engine.step([(x, y)], nn.functional.cross_entropy)
+        assert model.conv1[3].weight.is_contiguous(memory_format=torch.channels_last) == (fmt == "channels_last")
+        weights[fmt] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.testing.assert_close(logits["channels_last"], logits["contiguous"], rtol=1e-4, atol=1e-5)
+    step = (weights["contiguous"] - start).norm()
+    assert step > 0 and (weights["channels_last"] - weights["contiguous"]).norm() < 1e-3 * step

@@ -1,4 +1,5 @@
-"""The multistep learning-rate schedule: torch's MultiStepLR per epoch, warm-up composition, validation."""
+"""training/setup.py: the multistep learning-rate schedule (torch's MultiStepLR per epoch, warm-up composition,
+validation) and deterministic seeding without torch's NaN fill of new tensors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from sharpreg.errors import RecipeError
 from sharpreg.recipe import load_recipe
 from sharpreg.recipe.core import TrainConfig
-from sharpreg.training.setup import lr_factor
+from sharpreg.training.setup import lr_factor, seed_everything
 
 
 def torch_multistep_lrs(epochs: int, steps_per_epoch: int, milestones: list[int], gamma: float) -> list[float]:
@@ -72,3 +73,19 @@ def test_milestone_error_names_the_key_and_line(tmp_path: Path) -> None:
         load_recipe(recipe)
     assert "r.toml:11 train.milestones:" in str(err.value) and "[12] never take effect" in str(err.value)
     assert load_recipe(recipe, overrides=["train.milestones=[5, 8]"]).train.milestones == [5, 8]
+
+
+def test_deterministic_seeding_skips_the_nan_fill_and_stays_reproducible() -> None:
+    def run() -> torch.Tensor:
+        flags = seed_everything(3, deterministic=True)
+        assert flags["torch_deterministic_algorithms"] is True and flags["torch_fill_uninitialized_memory"] is False
+        conv = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+        x = torch.randn(2, 1, 8, 8)
+        conv(x).sum().backward()
+        return torch.cat([p.grad.flatten() for p in conv.parameters()])
+
+    try:
+        assert torch.equal(run(), run())
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
