@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['gflop_per_s']:8.1f} {r['fraction_of_matmul_limit']:8.3f} {r['epoch_s']:8.1f}")
     pass_epoch = min(r["epoch_s"] / RULES[r["rule"]].factory(RULES[r["rule"]].params()).passes(0) for r in rows)
     grid_passes = sum(RULES[n].factory(RULES[n].params()).passes(0) for n in RULES)
+    unit = "CPU-hours" if args.threads == 1 else f"hours of {args.threads}-thread wall time"
     print(f"grid ({', '.join(RULES)} x {SEEDS} seeds x {EPOCHS} epochs = {grid_passes * SEEDS * EPOCHS} pass-epochs) "
-          f"at the fastest setting: {grid_passes * SEEDS * EPOCHS * pass_epoch / 3600:.1f} CPU-hours of training steps; "
+          f"at the fastest setting: {grid_passes * SEEDS * EPOCHS * pass_epoch / 3600:.1f} {unit} of training steps; "
           f"at the matmul limit: {grid_passes * SEEDS * EPOCHS * flops_per_pass * steps_per_epoch / limit / 1e9 / 3600:.1f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
