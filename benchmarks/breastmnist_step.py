@@ -73,19 +73,8 @@ def step_flops(batch: torch.Tensor, labels: torch.Tensor) -> float:
     return float(counter.get_total_flops())
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--rules", default="none,sam")
-    ap.add_argument("--quick", action="store_true", help="batch 16 and one round (a smoke test)")
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    clock = time.process_time if args.threads == 1 else time.perf_counter
-    batch_size, rounds = (16, 1) if args.quick else (128, args.rounds)
-    rules = args.rules.split(",")
+def measure(rules: list[str], batch_size: int, rounds: int, clock) -> tuple[dict[tuple[str, str], list[float]], float]:
+    """Step times of every (setting, rule), interleaved round by round, and the matmul limit."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, 1, 28, 28, generator=gen)
     y = torch.randint(0, 2, (batch_size,), generator=gen)
@@ -101,30 +90,55 @@ def main(argv: list[str] | None = None) -> int:
             if i:
                 samples[(setting, rule)].append(clock() - t)
     torch.utils.deterministic.fill_uninitialized_memory = True
-    flops_per_pass = step_flops(x, y)
+    return samples, limit
+
+
+def passes(rule: str) -> int:
+    return RULES[rule].factory(RULES[rule].params()).passes(0)
+
+
+def report(samples: dict[tuple[str, str], list[float]], limit: float, flops_per_pass: float, batch_size: int,
+           threads: int) -> list[dict]:
     steps_per_epoch = TRAIN_IMAGES / batch_size  # the last, partial batch costs in proportion
     rows = []
     for (setting, rule), times in samples.items():
-        passes = engines[(setting, rule)].rule.passes(0)
-        best = min(times)
-        base = min(samples[("as_before", rule)])
-        gflops = passes * flops_per_pass / best / 1e9
-        rows.append({"rule": rule, "setting": setting, "threads": args.threads, "batch": batch_size,
+        best, base = min(times), min(samples[("as_before", rule)])
+        gflops = passes(rule) * flops_per_pass / best / 1e9
+        rows.append({"rule": rule, "setting": setting, "threads": threads, "batch": batch_size,
                      "step_s": round(best, 3), "ratio_to_as_before": round(best / base, 3),
                      "gflop_per_s": round(gflops, 1), "fraction_of_matmul_limit": round(gflops / limit, 3),
                      "epoch_s": round(best * steps_per_epoch, 1)})
-    print(f"matmul limit: {limit:.1f} GFLOP/s at {args.threads} thread(s); one pass (forward + backward) of "
+    print(f"matmul limit: {limit:.1f} GFLOP/s at {threads} thread(s); one pass (forward + backward) of "
           f"{batch_size} images: {flops_per_pass / 1e9:.1f} GFLOP")
     print(f"{'rule':6} {'setting':14} {'step s':>7} {'ratio':>6} {'GFLOP/s':>8} {'of limit':>8} {'epoch s':>8}")
     for r in rows:
         print(f"{r['rule']:6} {r['setting']:14} {r['step_s']:7.3f} {r['ratio_to_as_before']:6.3f} "
               f"{r['gflop_per_s']:8.1f} {r['fraction_of_matmul_limit']:8.3f} {r['epoch_s']:8.1f}")
-    pass_epoch = min(r["epoch_s"] / RULES[r["rule"]].factory(RULES[r["rule"]].params()).passes(0) for r in rows)
-    grid_passes = sum(RULES[n].factory(RULES[n].params()).passes(0) for n in RULES)
-    unit = "CPU-hours" if args.threads == 1 else f"hours of {args.threads}-thread wall time"
-    print(f"grid ({', '.join(RULES)} x {SEEDS} seeds x {EPOCHS} epochs = {grid_passes * SEEDS * EPOCHS} pass-epochs) "
-          f"at the fastest setting: {grid_passes * SEEDS * EPOCHS * pass_epoch / 3600:.1f} {unit} of training steps; "
-          f"at the matmul limit: {grid_passes * SEEDS * EPOCHS * flops_per_pass * steps_per_epoch / limit / 1e9 / 3600:.1f}")
+    pass_epoch = min(r["epoch_s"] / passes(r["rule"]) for r in rows)
+    grid = sum(passes(n) for n in RULES) * SEEDS * EPOCHS
+    unit = "CPU-hours" if threads == 1 else f"hours of {threads}-thread wall time"
+    print(f"grid ({', '.join(RULES)} x {SEEDS} seeds x {EPOCHS} epochs = {grid} pass-epochs) at the fastest "
+          f"setting: {grid * pass_epoch / 3600:.1f} {unit} of training steps; at the matmul limit: "
+          f"{grid * flops_per_pass * steps_per_epoch / limit / 1e9 / 3600:.1f}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rules", default="none,sam")
+    ap.add_argument("--quick", action="store_true", help="batch 16 and one round (a smoke test)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    clock = time.process_time if args.threads == 1 else time.perf_counter
+    batch_size, rounds = (16, 1) if args.quick else (128, args.rounds)
+    samples, limit = measure(args.rules.split(","), batch_size, rounds, clock)
+    gen = torch.Generator().manual_seed(0)
+    flops_per_pass = step_flops(torch.randn(batch_size, 1, 28, 28, generator=gen), torch.randint(0, 2, (batch_size,)))
+    rows = report(samples, limit, flops_per_pass, batch_size, args.threads)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"matmul_gflop_per_s": limit, "flops_per_pass": flops_per_pass, "rows": rows}, f, indent=1)
