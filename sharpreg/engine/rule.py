@@ -7,8 +7,8 @@ RNG replay, clipping, accumulation and DDP.
 
 Buffers. ``ctx.grads[k]`` holds the gradient of pass ``k`` (the engine's gradient tensors, not
 copies). A rule that no longer needs a pass's gradient sets ``ctx.grads[k] = None`` inside ``ascent``;
-the engine then zeroes those tensors and lets the next backward accumulate into them, so e.g. SAM holds
-a single weight-sized buffer (the backup of w) beyond the gradients of the current pass.
+the engine then drops those tensors before the next backward, so e.g. SAM holds a single weight-sized
+buffer (the backup of w) beyond the gradients of the current pass.
 """
 
 from __future__ import annotations
@@ -87,10 +87,15 @@ class StepContext:
 
 @runtime_checkable
 class SharpnessRule(Protocol):
-    """What a ``RuleSpec.factory(config)`` returns (``config``: the validated parameters of the rule)."""
+    """What a ``RuleSpec.factory(config)`` returns (``config``: the validated parameters of the rule).
+
+    Optional: ``set_total_steps(total_steps: int) -> None`` receives the run's planned number of
+    steps (``SharpnessStep(total_steps=...)``), for rules that schedule by training progress.
+    """
 
     def passes(self, step: int) -> int:
-        """Number of forward/backward passes at this step (1 = plain step)."""
+        """Number of forward/backward passes at this step (1 = plain step); the engine runs exactly
+        these. A pure function of ``step`` and the rule's state (it may be asked twice)."""
         ...
 
     def ascent(self, ctx: StepContext, k: int) -> None:
@@ -120,7 +125,9 @@ class BaseRule:
     """Convenient defaults for rule authors: a fixed number of passes, no post-step, no state.
 
     Subclasses set ``n_passes`` and implement ``ascent`` and ``combine``; ``self.config`` holds the
-    rule's validated parameters (its ``Params`` model), ``ctx.params`` the tensors.
+    rule's validated parameters (its ``Params`` model), ``ctx.params`` the tensors. A rule that skips
+    passes overrides ``passes(step)`` (a pure function of the step and the rule's state: the engine may
+    ask twice) and finds ``len(ctx.grads)`` passes in ``combine``.
     """
 
     n_passes: int = 2

@@ -56,6 +56,8 @@ class SharpnessStep:
     dynamic loss scaling). ``clip_grad_norm``: clip the final gradient to this global norm. ``lr_range``:
     ``(lr_min, lr_max)`` of the schedule, for ``rho_schedule = "lr"`` (default: ``(0, initial lr)``).
     ``device_type``: ``"cpu"`` or ``"cuda"`` (default: the device of the first parameter).
+    ``total_steps``: the run's planned number of steps, given to a rule that schedules by training
+    progress (its optional ``set_total_steps``; e.g. RST's linear schedule).
 
     Vocabulary: ``params`` are the trainable tensors, ``config`` the rule's pydantic parameters.
     """
@@ -71,6 +73,7 @@ class SharpnessStep:
         clip_grad_norm: float | None = None,
         lr_range: tuple[float, float] | None = None,
         device_type: str | None = None,
+        total_steps: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise SharpregError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -100,6 +103,9 @@ class SharpnessStep:
         self._bn = BufferSnapshot(running_stat_buffers(model)) if self.config.bn_stats != "both" else None
         self._rng = RngReplay(self.device_type)
         self.scaler = LossScaler(self.params[0].device) if precision == "fp16" else None
+        set_total_steps = getattr(rule, "set_total_steps", None)
+        if total_steps is not None and callable(set_total_steps):
+            set_total_steps(int(total_steps))
 
     # -- the whole step ----------------------------------------------------------------------------
     def step(self, micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_fn: LossFn) -> StepOutput:
@@ -204,14 +210,10 @@ class SharpnessStep:
                     ddp.average_(ctx.grads[0])  # type: ignore[arg-type]
                     ctx.reduced_first = True
             self.rule.ascent(ctx, k)
-            released = ctx.grads[k - 1] is None
-            if released:
-                grads = [p.grad for p in self.params if p.grad is not None]
-                if grads:
-                    torch._foreach_zero_(grads)
-            else:
-                for p in self.params:
-                    p.grad = None
+            # the next backward writes fresh gradients (autograd takes them over, nothing to add into);
+            # gradients the rule released are freed here, so they cost no memory in the next pass
+            for p in self.params:
+                p.grad = None
         kept = sum(1 for g in ctx.grads if g is not None)
         self.peak_extra_bytes = max(self.peak_extra_bytes, self._param_bytes * (1 + kept))
         if cfg.same_noise:
