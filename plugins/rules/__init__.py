@@ -7,7 +7,9 @@ from sharpreg import RuleSpec, hookimpl
 from .asam import ASAM, ASAMParams
 from .crsam import CRSAM, CRSAMParams
 from .gsam import GSAM, GSAMParams
+from .looksam import LookSAM, LookSAMParams
 from .none import NoneParams, NoneRule
+from .rst import RST, RSTParams
 from .sam import SAM, SAMParams
 from .wsam import WSAM, WSAMParams
 
@@ -45,5 +47,19 @@ def sharpreg_sharpness_rules() -> list[RuleSpec]:
             citation="Wu, Luo, Wunsch. CR-SAM: Curvature Regularized Sharpness-Aware Minimization. "
             "AAAI 2024. arXiv:2312.13555",
             capabilities=frozenset({"three_pass"}),
+        ),
+        RuleSpec(
+            "looksam", LookSAMParams, LookSAM,
+            "LookSAM: a SAM step every k steps; one pass in between, re-adding the stored part of g_p orthogonal to g.",
+            citation="Liu, Mai, Chen, Hsieh, You. Towards Efficient and Scalable Sharpness-Aware Minimization. "
+            "CVPR 2022. arXiv:2203.02714",
+            capabilities=frozenset({"skips_passes"}),
+        ),
+        RuleSpec(
+            "rst", RSTParams, RST,
+            "Randomized SAM: each step is a SAM step with probability p (constant or scheduled), else a base step.",
+            citation="Zhao, Zhang, Hu. Randomized Sharpness-Aware Training for Boosting Computational Efficiency "
+            "in Deep Learning. arXiv:2203.09962, 2022",
+            capabilities=frozenset({"skips_passes"}),
         ),
     ]

@@ -103,7 +103,8 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups],
                           min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps)
     engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=cfg.precision,
-                           clip_grad_norm=cfg.clip_grad_norm, lr_range=schedule.lr_range(), device_type=device.type)
+                           clip_grad_norm=cfg.clip_grad_norm, lr_range=schedule.lr_range(), device_type=device.type,
+                           total_steps=schedule.total_steps)
     loss_fn = build_loss(cfg, train_labels, dm.num_classes, device)
     evaluator = Evaluator.for_recipe(recipe, model, device, loss_fn, dm.class_names)
     return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator)
