@@ -1,46 +1,46 @@
-"""What a sharpness rule costs, measured in one run (no timed asserts anywhere).
+"""What a sharpness rule costs, measured in one run with the rules interleaved (no timed asserts anywhere).
 
-For each rule:
-
-* ``step_ratio``: the full step time (forward/backward passes + optimizer) of a small BatchNorm CNN on
-  CPU, as a ratio to rule ``none`` measured in the same run;
-* ``optimizer_ms``: the optimizer-side time per step (perturb, restore, combine, base SGD step,
-  post-step) with ResNet-50-sized parameters (25.6 M); the backward passes are replaced by copying
-  stored gradients, whose cost is measured and subtracted;
-* ``reference_ms``: the same for pytorch-optimizer's SAM (``foreach=True``), GSAM and WSAM (foreach),
-  where they exist;
-* times are the process's CPU time (``time.process_time``; with ``--threads 1`` that is the compute
-  time, undisturbed by other processes on a shared machine), the fastest of the repetitions;
-* ``extra_memory_bytes``: the largest number of bytes the engine and rule hold beyond the weights and
-  the current gradient (the backup of w and kept per-pass gradients).
+* Full step: a small BatchNorm CNN on CPU (batch 32, 64x64). Each round runs ``steps`` steps of every
+  rule in turn (none, sam, ..., none, sam, ...); a rule's ratio is its mean step time over none's in
+  the same round. Reported: the median of the per-round ratios and their spread (min-max), and the
+  passes per step the rules actually ran (LookSAM k = 5, RST p = 0.5). pytorch-optimizer's LookSAM,
+  where installed, runs the same way (``reference_step_ratio``).
+* Optimizer side (``optimizer_side.py``): ResNet-50-sized parameters (25.6 M), the backward passes
+  replaced by copying stored gradients (excluded). Per rule: ms per step, the minimum bytes its math
+  must read and write per step, and the fraction of this machine's copy bandwidth (measured in the
+  same rounds) that achieves; pytorch-optimizer's SAM, adaptive SAM, GSAM, WSAM and LookSAM (foreach,
+  with the same fused SGD) in the same rounds, and ours/theirs per round.
+* Times are the process's CPU time (``time.process_time``): run with ``--threads 1`` so that time spent
+  descheduled on a shared machine is not counted. The load average at the start and end is reported.
+* ``extra_memory_bytes``: the most the engine and the rule held beyond the weights and the current
+  gradient (the backup of w, kept per-pass gradients, LookSAM's stored component).
 
 Usage::
 
-    python benchmarks/step_overhead.py [--quick] [--json FILE] [--rules sam,gsam]
+    python benchmarks/step_overhead.py --threads 1 [--quick] [--json FILE] [--rules sam,looksam]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-import sharpreg_plugins.rules as first_party
+from optimizer_side import RULE_SPECS, SETTINGS, SGD, clock, measure_rounds
 from sharpreg.engine import SharpnessStep
 
-SPECS = {s.name: s for s in first_party.sharpreg_sharpness_rules()}
-#: CPU time of this process: on a shared machine, time spent descheduled is not counted
-clock = time.process_time
-RULES = ["none", "sam", "asam", "gsam", "wsam", "crsam"]
+RULES = ["none", "sam", "asam", "gsam", "wsam", "crsam", "looksam", "rst"]
+#: the issue's targets: step time / none's, and optimizer side / bandwidth floor
+TARGETS = {"looksam": 1.3, "rst": 1.55, "sam": 2.05, "asam": 2.05, "gsam": 2.05, "wsam": 2.05}
+BANDWIDTH_TARGET = 0.7
 
 
-# -- full step on a small BN CNN ---------------------------------------------------------------------
 class Block(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int) -> None:
         super().__init__()
@@ -62,218 +62,167 @@ class Block(nn.Module):
 def small_resnet(width: int = 16) -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(1, width, 3, 1, 1, bias=False),
-        nn.BatchNorm2d(width),
-        nn.ReLU(),
-        Block(width, width, 1),
-        Block(width, 2 * width, 2),
-        Block(2 * width, 4 * width, 2),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(4 * width, 2),
+        nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        Block(width, width, 1), Block(width, 2 * width, 2), Block(2 * width, 4 * width, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 2),
     )
 
 
-def engine_for(model: nn.Module, name: str) -> SharpnessStep:
-    spec = SPECS[name]
-    params = spec.params()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=True)
-    return SharpnessStep(model, opt, spec.factory(params), params)
+class FullStep:
+    """Steps of one rule on its own copy of the small CNN; ``run`` returns (seconds, passes)."""
 
+    def __init__(self, name: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        model = small_resnet()
+        opt = SGD.factory([{"params": list(model.parameters())}], SGD.params(lr=0.01, momentum=0.9))
+        if name == "pytorch_optimizer.looksam":
+            import pytorch_optimizer as po
 
-def full_step_times(rules: list[str], batch: int, size: int, steps: int, rounds: int) -> dict[str, float]:
-    """ms per step of each rule: the fastest of ``rounds * steps`` timed steps, rules interleaved
-    round by round (other processes on a shared machine only ever add time)."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 1, size, size, generator=gen)
-    y = torch.randint(0, 2, (batch,), generator=gen)
-    engines = {name: engine_for(small_resnet(), name) for name in rules}
-    for e in engines.values():
-        e.step([(x, y)], nn.functional.cross_entropy)  # warm-up
-    samples: dict[str, list[float]] = {name: [] for name in rules}
-    for _ in range(rounds):
-        for name, e in engines.items():
-            for _ in range(steps):
-                t = clock()
-                e.step([(x, y)], nn.functional.cross_entropy)
-                samples[name].append((clock() - t) * 1e3)
-    return {name: min(v) for name, v in samples.items()}
+            opt = po.LookSAM(model.parameters(), torch.optim.SGD, rho=0.05, k=5, alpha=0.7, foreach=True,
+                             lr=0.01, momentum=0.9)
+            self.step = self._reference_step
+        else:
+            spec = RULE_SPECS[name]
+            params = spec.params(**SETTINGS.get(name, {}))
+            self.engine = SharpnessStep(model, opt, spec.factory(params), params)
+            self.step = self._engine_step
+        self.model, self.opt, self.batch, self.forwards = model, opt, batch, 0
 
+    def _engine_step(self) -> int:
+        return self.engine.step([self.batch], nn.functional.cross_entropy).passes
 
-# -- optimizer side with ResNet-50-sized parameters ------------------------------------------------
-def resnet50_shapes() -> list[torch.Size]:
-    import torchvision
+    def _reference_step(self) -> int:
+        x, y = self.batch
+        before = self.forwards
 
-    return [p.shape for p in torchvision.models.resnet50(weights=None).parameters()]
-
-
-class Fake:
-    """Parameters of the given shapes and stored gradients that stand in for backward passes.
-
-    ``backward(k)`` writes the stored gradient of pass ``k`` like autograd would (into the existing
-    ``.grad`` or a new tensor) and adds its own duration to ``excluded_ms``, which the timing
-    subtracts: what remains is the optimizer side only.
-    """
-
-    def __init__(self, shapes: list[torch.Size], passes: int = 3) -> None:
-        gen = torch.Generator().manual_seed(0)
-        self.params = [nn.Parameter(torch.randn(s, generator=gen) * 0.05) for s in shapes]
-        self.stored = [[torch.randn(s, generator=gen) * 1e-3 for s in shapes] for _ in range(passes)]
-        self.module = nn.ParameterList(self.params)
-        self.excluded_ms = 0.0
-
-    def backward(self, k: int) -> None:
-        t = clock()
-        for p, g in zip(self.params, self.stored[k]):
-            if p.grad is None:
-                p.grad = g.clone()
-            else:
-                p.grad.add_(g)
-        self.excluded_ms += (clock() - t) * 1e3
-
-
-def timed(fake: Fake, fn: Callable[[], Any], reps: int) -> float:
-    """Smallest optimizer-side time of ``reps`` calls (the minimum is the least disturbed by other
-    processes on a shared machine), the stand-in backward passes excluded."""
-    fn()  # warm-up (allocations)
-    out = []
-    for _ in range(reps):
-        fake.excluded_ms = 0.0
-        t = clock()
-        fn()
-        out.append((clock() - t) * 1e3 - fake.excluded_ms)
-    return min(out)
-
-
-def ours_optimizer_ms(fake: Fake, name: str, reps: int) -> tuple[float, int, int]:
-    spec = SPECS[name]
-    params = spec.params()
-    opt = torch.optim.SGD(fake.params, lr=0.01, momentum=0.9, foreach=True)
-    engine = SharpnessStep(fake.module, opt, spec.factory(params), params)
-    loss = torch.zeros(())
-
-    def step() -> None:
-        ctx = engine.begin()
-        for k in range(ctx.n_passes):
-            engine.before_pass(ctx, k)
-            fake.backward(k)
-            engine.after_pass(ctx, k, loss)
-        engine.finish(ctx)
-
-    ms = timed(fake, step, reps)
-    for p in fake.params:
-        p.grad = None
-    return ms, engine.rule.passes(0), engine.peak_extra_bytes
-
-
-def reference_optimizer_ms(fake: Fake, name: str, reps: int) -> float | None:
-    try:
-        import pytorch_optimizer as po
-    except ImportError:
-        return None
-    base_kw = {"lr": 0.01, "momentum": 0.9, "foreach": True}
-
-    def closure_for(k: int) -> Callable[[], torch.Tensor]:
         def closure() -> torch.Tensor:
-            for p in fake.params:
-                p.grad = None
-            fake.backward(k)
-            return torch.zeros(())
+            self.opt.zero_grad()
+            self.forwards += 1
+            loss = nn.functional.cross_entropy(self.model(x), y)
+            loss.backward()
+            return loss
 
-        return closure
+        closure()
+        self.opt.step(closure)
+        return self.forwards - before
 
-    if name == "sam":
-        opt = po.SAM(fake.params, torch.optim.SGD, rho=0.05, **base_kw)
-
-        def step() -> None:
-            closure_for(0)()
-            opt.step(closure_for(1))
-
-    elif name == "wsam":
-        opt = po.WSAM(fake.module, fake.params, torch.optim.SGD, rho=0.05, gamma=0.9, **base_kw)
-        calls = iter(range(10**9))
-
-        def step() -> None:
-            opt.step(lambda: closure_for(next(calls) % 2)())
-
-    elif name == "gsam":
-        base = torch.optim.SGD(fake.params, **base_kw)
-        sched = torch.optim.lr_scheduler.LambdaLR(base, lambda s: 1.0)
-        rho = po.ProportionScheduler(sched, max_lr=0.01, min_lr=0.0, max_value=0.05, min_value=0.05)
-        opt = po.GSAM(fake.params, base, fake.module, rho, alpha=0.4, foreach=True)
-        calls = iter(range(10**9))
-
-        def step() -> None:
-            def get_grad() -> tuple[None, torch.Tensor]:
-                return None, closure_for(next(calls) % 2)()
-
-            opt.step(get_grad)
-
-    else:
-        return None
-    ms = timed(fake, step, reps)
-    for p in fake.params:
-        p.grad = None
-    return ms
+    def run(self, steps: int) -> tuple[float, list[int]]:
+        t = clock()
+        passes = [self.step() for _ in range(steps)]
+        return clock() - t, passes
 
 
-# -- report ------------------------------------------------------------------------------------------
+def full_step_rounds(names: list[str], batch: int, size: int, steps: int, rounds: int) -> dict[str, Any]:
+    gen = torch.Generator().manual_seed(0)
+    data = (torch.randn(batch, 1, size, size, generator=gen), torch.randint(0, 2, (batch,), generator=gen))
+    runners = {n: FullStep(n, data) for n in names}
+    for r in runners.values():
+        r.run(steps)  # warm-up: a whole LookSAM cycle, so every round starts at a SAM step
+    samples: dict[str, list[tuple[float, list[int]]]] = {n: [] for n in names}
+    for i in range(rounds):
+        print(f"  full step, round {i + 1}/{rounds}", file=sys.stderr)
+        for n, r in runners.items():
+            samples[n].append(r.run(steps))
+    return samples
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4), "max": round(max(values), 4)}
+
+
+def summarize(full: dict[str, Any], opt_side: dict[str, Any], steps: int, opt_steps: int) -> dict[str, dict[str, Any]]:
+    none = [s for s, _ in full["none"]]
+    bandwidth = opt_side["bandwidth"]
+    out: dict[str, dict[str, Any]] = {}
+    for name, rounds in full.items():
+        passes = [p for _, ps in rounds for p in ps]
+        row: dict[str, Any] = {
+            "passes_per_step": round(sum(passes) / len(passes), 4),
+            "step_ms": round(statistics.median(s for s, _ in rounds) / steps * 1e3, 3),
+            "step_ratio": spread([s / n for (s, _), n in zip(rounds, none)]),
+        }
+        ours = opt_side["ours"].get(name)
+        if ours:
+            fractions = [t.floor_bytes / t.seconds / bw for t, bw in zip(ours, bandwidth)]
+            row |= {
+                "optimizer_ms": round(statistics.median(t.seconds for t in ours) / opt_steps * 1e3, 2),
+                "floor_bytes_per_step": round(sum(t.floor_bytes for t in ours) / (opt_steps * len(ours))),
+                "bandwidth_fraction": spread(fractions),
+                "extra_memory_bytes": opt_side["extra_memory_bytes"][name],
+            }
+            ref = opt_side["reference"].get(name)
+            if ref:
+                row["reference_ms"] = round(statistics.median(ref) / opt_steps * 1e3, 2)
+                row["ours_over_reference"] = spread([t.seconds / r for t, r in zip(ours, ref)])
+        out[name] = row
+    return out
+
+
+def _range(d: dict[str, float] | None) -> str:
+    return f"[{d['min']:.2f}-{d['max']:.2f}]" if d else ""
+
+
+def print_table(rows: dict[str, dict[str, Any]], parameter_bytes: int) -> None:
+    head = (f"{'rule':<26}{'passes':>7}{'step ms':>9}{'ratio':>7}{'[min-max]':>13}{'opt ms':>8}{'floor MB':>9}"
+            f"{'bw frac':>8}{'[min-max]':>12}{'ref ms':>8}{'ours/ref':>9}{'extra mem':>11}")
+    print(head)
+    print("-" * len(head))
+    for name, r in rows.items():
+        ratio, bw, rel = r["step_ratio"], r.get("bandwidth_fraction"), r.get("ours_over_reference")
+        line = f"{name:<26}{r['passes_per_step']:>7.2f}{r['step_ms']:>9.1f}{ratio['median']:>7.2f}{_range(ratio):>13}"
+        if bw:
+            line += (f"{r['optimizer_ms']:>8.1f}{r['floor_bytes_per_step'] / 1e6:>9.0f}{bw['median']:>8.2f}"
+                     f"{_range(bw):>12}")
+            line += f"{r['reference_ms']:>8.1f}{rel['median']:>9.2f}" if rel else f"{'—':>8}{'—':>9}"
+            line += f"{r['extra_memory_bytes'] / parameter_bytes:>8.1f} ×w"
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smaller images, fewer repetitions")
+    ap.add_argument("--quick", action="store_true", help="smaller images, fewer rounds")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     ap.add_argument("--rules", default=",".join(RULES), help="comma-separated rules (none is always measured)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; use 1)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rules = ["none"] + [r for r in args.rules.split(",") if r and r != "none"]
-    unknown = [r for r in rules if r not in SPECS]
+    unknown = [r for r in rules if r not in RULE_SPECS]
     if unknown:
-        print(f"unknown rule(s): {', '.join(unknown)}; known: {', '.join(SPECS)}", file=sys.stderr)
+        print(f"unknown rule(s): {', '.join(unknown)}; known: {', '.join(RULE_SPECS)}", file=sys.stderr)
         return 2
-    batch, size, steps, rounds, reps = (16, 32, 3, 3, 3) if args.quick else (32, 64, 5, 5, 7)
+    batch, size, steps, rounds, opt_steps, opt_rounds = (16, 32, 5, 3, 5, 2) if args.quick else (32, 64, 10, 9, 10, 5)
+    load_before = os.getloadavg()
+    full_names = list(rules)
+    if "looksam" in rules:
+        try:
+            import pytorch_optimizer  # noqa: F401
 
-    full = full_step_times(rules, batch, size, steps, rounds)
-    fake = Fake(resnet50_shapes())
-    n_params = sum(p.numel() for p in fake.params)
-    results: dict[str, dict[str, Any]] = {}
-    for name in rules:
-        raw, passes, extra = ours_optimizer_ms(fake, name, reps)
-        ref = reference_optimizer_ms(fake, name, reps)
-        results[name] = {
-            "passes": passes,
-            "step_ms": round(full[name], 3),
-            "step_ratio": round(full[name] / full["none"], 3),
-            "optimizer_ms": round(raw, 2),
-            "reference_ms": None if ref is None else round(ref, 2),
-            "extra_memory_bytes": extra,
-        }
-
-    weight_bytes = n_params * 4
+            full_names.append("pytorch_optimizer.looksam")
+        except ImportError:
+            pass
+    full = full_step_rounds(full_names, batch, size, steps, rounds)
+    opt_side = measure_rounds(rules, opt_rounds, opt_steps, lambda s: print(f"  {s}", file=sys.stderr))
+    load_after = os.getloadavg()
+    rows = summarize(full, opt_side, steps, opt_steps)
+    bw = spread([b / 1e9 for b in opt_side["bandwidth"]])
     print(
-        f"sharpness step overhead — torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"full step: small BN ResNet, batch {batch}, {size}x{size}; optimizer side: {n_params / 1e6:.1f} M "
-        f"parameters (ResNet-50), stand-in backward excluded; process CPU time, fastest of the repetitions"
+        f"sharpness step overhead — torch {torch.__version__}, {torch.get_num_threads()} thread(s), load average "
+        f"{load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} CPUs\nfull step: small BN ResNet, batch {batch}, "
+        f"{size}x{size}, {rounds} rounds x {steps} steps, ratio to none per round (median [min-max]); optimizer "
+        f"side: {opt_side['parameters'] / 1e6:.1f} M parameters, {opt_rounds} rounds x {opt_steps} steps, copy "
+        f"bandwidth {bw['median']:.1f} GB/s [{bw['min']:.1f}-{bw['max']:.1f}] (read + write); bw frac = minimum "
+        f"bytes / time / copy bandwidth (target >= {BANDWIDTH_TARGET})"
     )
-    head = f"{'rule':<7}{'passes':>7}{'step ms':>10}{'ratio':>8}{'opt ms':>9}{'ref ms':>9}{'opt/ref':>9}{'extra mem':>12}"
-    print(head)
-    print("-" * len(head))
-    for name, r in results.items():
-        ref = r["reference_ms"]
-        rel = f"{r['optimizer_ms'] / ref:.2f}" if ref else "—"
-        print(
-            f"{name:<7}{r['passes']:>7}{r['step_ms']:>10.1f}{r['step_ratio']:>8.2f}{r['optimizer_ms']:>9.1f}"
-            f"{(f'{ref:.1f}' if ref is not None else '—'):>9}{rel:>9}"
-            f"{r['extra_memory_bytes'] / weight_bytes:>9.0f} ×w"
-        )
+    print_table(rows, opt_side["parameter_bytes"])
     if args.json:
         payload = {
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "quick": args.quick,
-            "parameters": n_params,
-            "rules": results,
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "quick": args.quick,
+            "load_average": {"start": load_before, "end": load_after}, "cpus": os.cpu_count(),
+            "full_step": {"batch": batch, "size": size, "rounds": rounds, "steps_per_round": steps},
+            "optimizer_side": {"parameters": opt_side["parameters"], "rounds": opt_rounds, "steps_per_round": opt_steps},
+            "copy_bandwidth_gbs": bw, "settings": SETTINGS,
+            "targets": {"step_ratio": TARGETS, "bandwidth_fraction": BANDWIDTH_TARGET}, "rules": rows,
         }
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)

@@ -33,11 +33,15 @@ class CRSAM(BaseRule):
     def combine(self, ctx: StepContext) -> list[torch.Tensor]:
         g0, gplus, gminus = ctx.grads
         assert g0 is not None and gplus is not None and gminus is not None
-        # written so that g₀ == g₊ == g₋ gives exactly g₊ (rho = 0 is the base optimizer, bit for bit)
-        torch._foreach_mul_(g0, -2.0)
-        torch._foreach_add_(g0, gplus)
-        torch._foreach_add_(g0, gminus)  # g₊ + g₋ − 2 g₀
-        torch._foreach_sub_(gminus, gplus)  # −(g₊ − g₋)
-        torch._foreach_add_(gplus, g0, alpha=self.config.gamma)
-        torch._foreach_add_(gplus, gminus, alpha=-self.config.beta)
+        gamma, beta = self.config.gamma, self.config.beta
+        # d = g₊ + (gamma + beta)(g₊ − g₀) + (gamma − beta)(g₋ − g₀), in three sweeps, written so that
+        # g₀ == g₊ == g₋ gives exactly g₊ (rho = 0 is the base optimizer, bit for bit)
+        if gamma == 0:
+            torch._foreach_sub_(gminus, gplus)  # g₋ − g₊
+            torch._foreach_add_(gplus, gminus, alpha=-beta)
+            return gplus
+        # m = lerp(g₋, g₊, t) with t = (gamma + beta)/(2 gamma): 2 gamma m = (gamma + beta) g₊ + (gamma − beta) g₋
+        torch._foreach_lerp_(gminus, gplus, (gamma + beta) / (2 * gamma))
+        torch._foreach_sub_(gminus, g0)
+        torch._foreach_add_(gplus, gminus, alpha=2 * gamma)
         return gplus

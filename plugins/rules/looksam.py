@@ -81,12 +81,10 @@ class LookSAM(BaseRule):
     def _store_orthogonal(self, ctx: StepContext, g: list[torch.Tensor], gs: list[torch.Tensor]) -> None:
         """g_v = g_s − c g written over g (no longer needed), with c = ⟨g, g_s⟩/⟨g, g⟩.
 
-        Both products come from the same routine, so g_s == g (rho = 0) gives c = 1 exactly and g_v = 0."""
+        Both products come from one routine, so g_s == g (rho = 0) gives c = 1 exactly and g_v = 0."""
         if self.config.scope == "global":
-            g_dot = ctx.g_dot_gp if ctx.g_dot_gp is not None else ops.dot(g, gs)
-            g_sq = ops.dot(g, g)
-            c = float(g_dot) / float(g_sq) if float(g_sq) > 0 else 0.0
-            torch._foreach_mul_(g, -c)
+            g_dot, g_sq = float(ops.dot(g, gs)), float(ops.dot(g, g))
+            torch._foreach_mul_(g, -(g_dot / g_sq if g_sq > 0 else 0.0))
         else:
             dots = torch.stack([torch.vdot(a.reshape(-1), b.reshape(-1)) for a, b in zip(g, gs)])
             sqs = torch.stack([torch.vdot(a.reshape(-1), a.reshape(-1)) for a in g])

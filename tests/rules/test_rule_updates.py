@@ -49,6 +49,8 @@ CASES = [
     ("wsam", {"rho": 0.3, "gamma": 0.8}),
     ("wsam", {"rho": 0.3, "gamma": 0.8, "decoupled": False}),
     ("crsam", {"rho": 0.3, "gamma": 0.2, "beta": 0.1}),
+    ("crsam", {"rho": 0.3, "gamma": 0.05, "beta": 0.5}),
+    ("crsam", {"rho": 0.3, "gamma": 0.0, "beta": 0.1}),
 ]
 
 
