@@ -219,12 +219,12 @@ def measure_rounds(names: list[str], rounds: int, steps: int,
     for r in range(rounds):
         progress(f"optimizer side, round {r + 1}/{rounds}")
         out["bandwidth"].append(fake.copy_bandwidth())
-        for n, runner in ours.items():
+        for n, runner in ours.items():  # each rule, then its reference right after it
             out["ours"][n].append(runner.run(steps))
             for p in fake.params:
                 p.grad = None
-        for n, ref in refs.items():
-            out["reference"][n].append(ref.run(steps))
+            if n in refs:
+                out["reference"][n].append(refs[n].run(steps))
     out["extra_memory_bytes"] = {n: runner.extra_memory_bytes() for n, runner in ours.items()}
     out["parameters"] = sum(p.numel() for p in fake.params)
     out["parameter_bytes"] = fake.bytes

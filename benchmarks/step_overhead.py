@@ -139,6 +139,9 @@ def summarize(full: dict[str, Any], opt_side: dict[str, Any], steps: int, opt_st
             "passes_per_step": round(sum(passes) / len(passes), 4),
             "step_ms": round(statistics.median(s for s, _ in rounds) / steps * 1e3, 3),
             "step_ratio": spread([s / n for (s, _), n in zip(rounds, none)]),
+            # time per pass over none's, per round: the engine's overhead beyond the passes (1 = none);
+            # free of the round-to-round variation of RST's draws
+            "per_pass_ratio": spread([s / sum(ps) / (n / steps) for (s, ps), n in zip(rounds, none)]),
         }
         ours = opt_side["ours"].get(name)
         if ours:
@@ -162,13 +165,14 @@ def _range(d: dict[str, float] | None) -> str:
 
 
 def print_table(rows: dict[str, dict[str, Any]], parameter_bytes: int) -> None:
-    head = (f"{'rule':<26}{'passes':>7}{'step ms':>9}{'ratio':>7}{'[min-max]':>13}{'opt ms':>8}{'floor MB':>9}"
+    head = (f"{'rule':<26}{'passes':>7}{'step ms':>9}{'ratio':>7}{'[min-max]':>13}{'/pass':>7}{'opt ms':>8}{'floor MB':>9}"
             f"{'bw frac':>8}{'[min-max]':>12}{'ref ms':>8}{'ours/ref':>9}{'extra mem':>11}")
     print(head)
     print("-" * len(head))
     for name, r in rows.items():
         ratio, bw, rel = r["step_ratio"], r.get("bandwidth_fraction"), r.get("ours_over_reference")
-        line = f"{name:<26}{r['passes_per_step']:>7.2f}{r['step_ms']:>9.1f}{ratio['median']:>7.2f}{_range(ratio):>13}"
+        line = (f"{name:<26}{r['passes_per_step']:>7.2f}{r['step_ms']:>9.1f}{ratio['median']:>7.2f}{_range(ratio):>13}"
+                f"{r['per_pass_ratio']['median']:>7.2f}")
         if bw:
             line += (f"{r['optimizer_ms']:>8.1f}{r['floor_bytes_per_step'] / 1e6:>9.0f}{bw['median']:>8.2f}"
                      f"{_range(bw):>12}")
@@ -209,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"sharpness step overhead — torch {torch.__version__}, {torch.get_num_threads()} thread(s), load average "
         f"{load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} CPUs\nfull step: small BN ResNet, batch {batch}, "
-        f"{size}x{size}, {rounds} rounds x {steps} steps, ratio to none per round (median [min-max]); optimizer "
+        f"{size}x{size}, {rounds} rounds x {steps} steps, ratio to none per round (median [min-max]; /pass: per "
+        f"pass); optimizer "
         f"side: {opt_side['parameters'] / 1e6:.1f} M parameters, {opt_rounds} rounds x {opt_steps} steps, copy "
         f"bandwidth {bw['median']:.1f} GB/s [{bw['min']:.1f}-{bw['max']:.1f}] (read + write); bw frac = minimum "
         f"bytes / time / copy bandwidth (target >= {BANDWIDTH_TARGET})"

@@ -81,7 +81,7 @@ class RST(BaseRule):
         ctx.grads[0] = None  # as SAM: g is no longer needed
 
     def combine(self, ctx: StepContext) -> list[torch.Tensor]:
-        ctx.diagnostics["p"] = self.probability(ctx.step)
+        ctx.diagnostics["sam_probability"] = self.probability(ctx.step)
         final = ctx.grads[-1]
         assert final is not None
         return final
