@@ -11,7 +11,10 @@ from .tiny import trainer, write_recipe
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule,overrides", [("looksam", ["sharpness.k=2"]), ("rst", ["sharpness.p=0.5"])])
+@pytest.mark.parametrize("rule,overrides", [
+    ("looksam", ["sharpness.k=2"]),
+    ("rst", ["sharpness.schedule='linear'", "sharpness.p_start=0.3", "sharpness.p=0.9"]),  # needs the run's length
+])
 def test_passes_per_step_counts_the_training_forwards(tmp_path: Path, rule: str, overrides: list[str]) -> None:
     recipe = write_recipe(tmp_path, rule=rule, epochs=2)
     t = trainer(recipe, tmp_path / "run", overrides=[*overrides, "train.accumulate=2"])
