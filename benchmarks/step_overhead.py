@@ -8,8 +8,9 @@
 * Optimizer side (``optimizer_side.py``): ResNet-50-sized parameters (25.6 M), the backward passes
   replaced by copying stored gradients (excluded). Per rule: ms per step, the minimum bytes its math
   must read and write per step, and the fraction of this machine's copy bandwidth (measured in the
-  same rounds) that achieves; pytorch-optimizer's SAM, adaptive SAM, GSAM, WSAM and LookSAM (foreach,
-  with the same fused SGD) in the same rounds, and ours/theirs per round.
+  same rounds) that achieves; pytorch-optimizer's SAM, adaptive SAM, GSAM, WSAM and LookSAM (foreach;
+  their wrappers hand the base SGD their foreach flag, so theirs is foreach and ours fused), each right
+  after the rule, and ours/theirs per round.
 * Times are the process's CPU time (``time.process_time``): run with ``--threads 1`` so that time spent
   descheduled on a shared machine is not counted. The load average at the start and end is reported.
 * ``extra_memory_bytes``: the most the engine and the rule held beyond the weights and the current
