@@ -129,6 +129,32 @@ def test_the_engine_runs_exactly_the_passes_a_step_asks_for(name, kw):
         assert 12 < sum(asked) < 24
 
 
+def test_the_adapters_run_the_same_passes():
+    """perturbed() and SharpnessOptimizer.step(closure) ask the rule too: one closure call on reuse steps."""
+    from sharpreg.engine import SharpnessOptimizer, perturbed
+
+    params = SPECS["looksam"].params(k=3)
+    m, n = Counted(), Counted()
+    opt = SharpnessOptimizer(m, torch.optim.SGD(m.parameters(), lr=0.1), SPECS["looksam"].factory(params), params=params)
+    engine = SharpnessStep(n, torch.optim.SGD(n.parameters(), lr=0.1), SPECS["looksam"].factory(params), params)
+    for s in range(6):
+        x, y = batch(s)
+
+        def closure():
+            opt.zero_grad()
+            out = nn.functional.cross_entropy(m(x), y)
+            out.backward()
+            return out
+
+        opt.step(closure)
+        with perturbed(engine) as step:
+            for _ in step.passes():
+                step.backward(nn.functional.cross_entropy(n(x), y))
+    assert m.calls == n.calls == 6 + 2  # SAM steps at 0 and 3
+    for a, b in zip(m.parameters(), n.parameters()):
+        torch.testing.assert_close(a, b)
+
+
 def test_looksam_per_tensor_matches_pytorch_optimizer_with_half_the_passes():
     po = pytest.importorskip("pytorch_optimizer")
     steps, loss_fn = 6, nn.functional.cross_entropy
