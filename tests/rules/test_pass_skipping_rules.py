@@ -135,7 +135,7 @@ def test_the_adapters_run_the_same_passes():
 
     params = SPECS["looksam"].params(k=3)
     m, n = Counted(), Counted()
-    opt = SharpnessOptimizer(m, torch.optim.SGD(m.parameters(), lr=0.1), SPECS["looksam"].factory(params), params=params)
+    opt = SharpnessOptimizer(m, torch.optim.SGD(m.parameters(), lr=0.1), SPECS["looksam"].factory(params), config=params)
     engine = SharpnessStep(n, torch.optim.SGD(n.parameters(), lr=0.1), SPECS["looksam"].factory(params), params)
     for s in range(6):
         x, y = batch(s)

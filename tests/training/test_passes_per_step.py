@@ -25,12 +25,11 @@ def test_passes_per_step_counts_the_training_forwards(tmp_path: Path, rule: str,
         if module.training:
             forwards["train"] += 1
 
-    t.model.register_forward_hook(count)
+    t.parts.model.register_forward_hook(count)
     summary = t.fit()
-    steps = summary["steps"]
-    assert steps == 6
-    assert summary["passes_per_step"] == pytest.approx(forwards["train"] / (2 * steps), abs=1e-4)  # 2 forwards a pass
-    assert 1 < summary["passes_per_step"] < 2
+    assert summary.steps == 6
+    assert summary.passes_per_step == pytest.approx(forwards["train"] / (2 * 6), abs=1e-4)  # 2 forwards a pass
+    assert 1 < summary.passes_per_step < 2
     with open(tmp_path / "run" / "metrics.csv", newline="") as f:
         per_epoch = [float(r["passes_per_step"]) for r in csv.DictReader(f)]
     assert sum(per_epoch) * 3 == pytest.approx(forwards["train"] / 2)
