@@ -18,7 +18,7 @@
 
 Usage::
 
-    python benchmarks/step_overhead.py --threads 1 [--quick] [--json FILE] [--rules sam,looksam]
+    python benchmarks/step_overhead.py --threads 1 [--quick] [--rounds N] [--json FILE] [--rules sam,looksam]
 """
 
 from __future__ import annotations
@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     ap.add_argument("--rules", default=",".join(RULES), help="comma-separated rules (none is always measured)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; use 1)")
+    ap.add_argument("--rounds", type=int, default=None, help="full-step rounds (default 9, quick 3)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown rule(s): {', '.join(unknown)}; known: {', '.join(RULE_SPECS)}", file=sys.stderr)
         return 2
     batch, size, steps, rounds, opt_steps, opt_rounds = (16, 32, 5, 3, 5, 2) if args.quick else (32, 64, 10, 9, 10, 5)
+    rounds = args.rounds or rounds
     load_before = os.getloadavg()
     full_names = list(rules)
     if "looksam" in rules:
