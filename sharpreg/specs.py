@@ -7,13 +7,16 @@ A plugin's hook returns a list of specs. A spec is frozen data: a lower-case ``n
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
+FINGERPRINT_PATTERN = r"^sha256:[0-9a-f]{64}$"
 
 
 class PluginParams(BaseModel):
@@ -120,11 +123,21 @@ class AugmentParams(PluginParams):
 class SplitParams(PluginParams):
     """How the images are divided into train / validation / test."""
 
-    method: Literal["stratified", "kfold", "predefined", "all"] = Field(
+    method: Literal["stratified", "kfold", "predefined", "all", "file"] = Field(
         "stratified",
         description="'stratified' hold-out, 'kfold' (test = fold `fold` of `folds`), 'predefined' "
-        "(the data set's own split, where it has one), or 'all' (every image is the test set: "
-        "evaluating a trained model on another data set).",
+        "(the data set's own split, where it has one), 'all' (every image is the test set: "
+        "evaluating a trained model on another data set), or 'file' (the split listed in `file`, "
+        "images matched by content, e.g. another lab's split.json).",
+    )
+    file: Path | None = Field(
+        None, description="Split file for method = 'file' (a run's split.json, `sharpreg data split -o FILE` or "
+        "the file `sharpreg export` writes); a relative path starts at the recipe's folder.",
+    )
+    unlisted: Literal["error", "leave_out", "train"] = Field(
+        "error",
+        description="method = 'file': local images the file does not list are an error, are left out, or go to "
+        "training (an image grouped with a listed one, as a near-duplicate or by patient, follows that image).",
     )
     val: float = Field(0.15, ge=0.0, lt=1.0, description="Fraction of images for validation.")
     test: float = Field(0.15, ge=0.0, lt=1.0, description="Fraction for testing (stratified only).")
@@ -152,6 +165,9 @@ class SplitParams(PluginParams):
         if self.twins != "grouped" and not (self.group_duplicates and self.method in ("stratified", "kfold")):
             raise ValueError(f"twins = '{self.twins}' needs group_duplicates = true and method = 'stratified' "
                              "or 'kfold'")
+        if (self.method == "file") != (self.file is not None):
+            raise ValueError("method = 'file' and file = \"SPLIT.json\" go together" if self.method == "file"
+                             else f"file is read only with method = 'file' (method is '{self.method}')")
         return self
 
 
@@ -165,6 +181,19 @@ class DataParams(PluginParams):
     )
     split: SplitParams = Field(default_factory=SplitParams, description="The split.")
     augment: AugmentParams = Field(default_factory=AugmentParams, description="Training augmentation.")
+    fingerprint: str | None = Field(
+        None, json_schema_extra={"pattern": FINGERPRINT_PATTERN},
+        description="The data this recipe was made with ('sha256:' and 64 hex digits, from `sharpreg data "
+        "fingerprint`): check and run stop when the local copy differs, and say how.",
+    )
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _fingerprint_form(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(FINGERPRINT_PATTERN, value):
+            raise ValueError("must be 'sha256:' followed by 64 lower-case hex digits, as `sharpreg data fingerprint "
+                             "RECIPE` prints it")
+        return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,19 +213,20 @@ class PluginSpec:
     capabilities: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise ValueError(
-                f"plugin name {self.name!r} must be lower-case letters, digits, '_' or '-', "
-                "starting with a letter"
-            )
+        _check_name_and_summary(self.kind, self.name, self.summary)
         if not (isinstance(self.params, type) and issubclass(self.params, PluginParams)):
             raise TypeError(f"{self.kind} {self.name!r}: params must subclass sharpreg.PluginParams")
         if self.params.model_config.get("extra") != "forbid":
             raise TypeError(f"{self.kind} {self.name!r}: params must forbid extra keys")
         if not callable(self.factory):
             raise TypeError(f"{self.kind} {self.name!r}: factory must be callable")
-        if not self.summary or "\n" in self.summary:
-            raise ValueError(f"{self.kind} {self.name!r}: summary must be one non-empty line")
+
+
+def _check_name_and_summary(kind: str, name: str, summary: str) -> None:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"plugin name {name!r} must be lower-case letters, digits, '_' or '-', starting with a letter")
+    if not isinstance(summary, str) or not summary or "\n" in summary:
+        raise ValueError(f"{kind} {name!r}: summary must be one non-empty line")
 
 
 @dataclass(frozen=True)
@@ -226,3 +256,31 @@ class DatasetSpec(PluginSpec):
 
     kind: ClassVar[str] = "dataset"
 
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """A recipe a package ships (a recipe pack): its name, its TOML file (``resource``: a path, or an
+    ``importlib.resources`` file of an installed package) and a one-line summary. ``sharpreg run NAME``
+    and ``extends = "DIST:NAME"`` find it."""
+
+    kind: ClassVar[str] = "recipe"
+    name: str
+    resource: Any
+    summary: str
+    citation: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name_and_summary(self.kind, self.name, self.summary)
+        try:
+            path = Path(os.fspath(self.resource))
+        except TypeError:
+            raise TypeError(f"recipe {self.name!r}: resource must be a file on disk (a path or importlib.resources "
+                            f"file), not {type(self.resource).__name__}") from None
+        if not path.is_file():
+            raise ValueError(f"recipe {self.name!r}: its file {path.name} is missing from the package")
+        object.__setattr__(self, "resource", path)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.resource)

@@ -1,8 +1,9 @@
-"""``sharpreg data summary RECIPE [--set k=v]... [--json]``: check a recipe's data and split before training.
+"""``sharpreg data summary|fingerprint|split RECIPE``: a recipe's data, before any training.
 
-Prints counts per class and split, source image sizes, the duplicate groups found and where they were
-placed (and what happened to cross-class duplicates). ``--json`` prints the same as JSON, with every
-image's name listed under the split it falls in.
+``summary`` prints counts per class and split, source image sizes, the duplicate groups found and where they
+were placed (``--json``: the same, with every image listed under its split). ``fingerprint`` prints the
+fingerprint of the images the recipe uses (their content and classes, not their names). ``split -o FILE``
+writes the split as a split file: every image's content hash, class and split, for ``data.split.file``.
 """
 
 from __future__ import annotations
@@ -11,31 +12,54 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import add_set_option
+from . import RECIPE_HELP, add_set_option
+
+if TYPE_CHECKING:
+    from ..data.module import DataModule
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="inspect a recipe's data set (counts, split, duplicates)")
+    p = sub.add_parser("data", help="inspect a recipe's data set (counts, split, duplicates, fingerprint)")
     inner = p.add_subparsers(dest="data_command", metavar="ACTION")
     s = inner.add_parser("summary", help="counts per class and split, image sizes, duplicate groups and their placement")
-    s.add_argument("recipe", type=Path, help="recipe TOML file")
+    s.add_argument("recipe", help=RECIPE_HELP)
     s.add_argument("--json", action="store_true", help="JSON, listing every image under its split")
     add_set_option(s)
     s.set_defaults(func=run)
+    f = inner.add_parser("fingerprint", help="the fingerprint of the images a recipe uses (content and classes)",
+                         description="Print the recipe's data fingerprint: SHA-256 over the (content hash, class) "
+                         "pairs of the images it uses. Renamed, losslessly re-encoded or reordered copies share it. "
+                         "Pin it in a recipe as data.fingerprint.")
+    f.add_argument("recipe", help=RECIPE_HELP)
+    add_set_option(f)
+    f.set_defaults(func=fingerprint)
+    w = inner.add_parser("split", help="write the recipe's split as a split file (images named by content)",
+                         description="Write the split the recipe makes, without training, as a split file: every "
+                         "image's content hash, class and split. Another recipe reuses it with "
+                         "data.split.method = \"file\" and data.split.file = FILE.")
+    w.add_argument("recipe", help=RECIPE_HELP)
+    w.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="split file to write (JSON)")
+    w.add_argument("--force", action="store_true", help="overwrite FILE")
+    add_set_option(w)
+    w.set_defaults(func=split)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
-def summarize(recipe_path: Path, overrides: list[str], *, images: bool) -> dict[str, Any]:
-    """Load the recipe, build and set up its data module, and return its summary."""
+def data_module(recipe_path: str | Path, overrides: list[str]) -> DataModule:
+    """Load the recipe, build and set up its data module."""
     from ..build import build_datamodule
     from ..recipe import load_recipe
 
-    recipe = load_recipe(recipe_path, overrides)
-    dm = build_datamodule(recipe)
+    dm = build_datamodule(load_recipe(recipe_path, overrides))
     dm.setup()
-    summary = dm.summary(images=images)
+    return dm
+
+
+def summarize(recipe_path: str | Path, overrides: list[str], *, images: bool) -> dict[str, Any]:
+    """Load the recipe, build and set up its data module, and return its summary."""
+    summary = data_module(recipe_path, overrides).summary(images=images)
     summary.setdefault("recipe", str(recipe_path))
     return summary
 
@@ -53,4 +77,32 @@ def run(args: argparse.Namespace) -> int:
     except (KeyError, TypeError):  # a summary that does not follow the built-in layout
         text = json.dumps(summary, indent=2, default=str)
     sys.stdout.write(text + "\n")
+    return 0
+
+
+def fingerprint(args: argparse.Namespace) -> int:
+    from ..errors import DataError
+
+    dm = data_module(args.recipe, list(args.overrides))
+    if dm.fingerprint is None:
+        raise DataError(f"the data set of {args.recipe} cannot tell the content of its images (no fingerprint)")
+    counts = dm.summary().get("used", {})
+    sys.stdout.write(f"{dm.fingerprint}\n")
+    sys.stderr.write(f"{sum(counts.values())} images: " + ", ".join(f"{c} {n}" for c, n in counts.items()) + "\n")
+    return 0
+
+
+def split(args: argparse.Namespace) -> int:
+    from ..errors import SharpregError
+    from ..runs.files import write_json
+
+    out: Path = args.output
+    if out.exists() and not args.force:
+        raise SharpregError(f"{out} already exists; pass --force to overwrite it")
+    record = data_module(args.recipe, list(args.overrides)).split_record()
+    if "items" not in record:
+        raise SharpregError(f"the data set of {args.recipe} does not list its images by content; no split file")
+    write_json(out, record)
+    counts = record.get("totals", {})
+    print(f"wrote {out}: " + ", ".join(f"{s} {n}" for s, n in counts.items()) + f" ({record['fingerprint']})")
     return 0

@@ -8,7 +8,6 @@ both relations, so a chain of near-duplicates forms one group.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -21,6 +20,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from ..digests import file_sha256
+from .identity import pixel_hash
 from .io import read_image
 
 CACHE_ENV = "SHARPREG_CACHE"
@@ -50,8 +51,6 @@ def cache_home() -> Path:
 def probe_array(a: np.ndarray) -> Probe:
     """Probe an image already in memory (H×W or H×W×C, any numeric dtype)."""
     a = np.ascontiguousarray(a)
-    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
-    h.update(a.tobytes())
     grey = a.astype(np.float64)
     if grey.ndim == 3:
         grey = grey[..., :3].mean(axis=2)
@@ -59,16 +58,8 @@ def probe_array(a: np.ndarray) -> Probe:
     grey8 = np.zeros(grey.shape, np.uint8) if hi <= lo else ((grey - lo) * (255.0 / (hi - lo))).round().astype(np.uint8)
     ph = imagehash.phash(Image.fromarray(grey8))
     bits = np.packbits(ph.hash.flatten().astype(np.uint8))
-    return Probe(width=int(a.shape[1]), height=int(a.shape[0]), pixels=h.hexdigest(),
+    return Probe(width=int(a.shape[1]), height=int(a.shape[0]), pixels=pixel_hash(a),
                  phash=int.from_bytes(bits.tobytes(), "big"))
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ProbeCache:
@@ -105,7 +96,7 @@ class ProbeCache:
 
 def probe_file(path: Path, cache: ProbeCache | None = None) -> Probe:
     """Probe a file (decoding it only when its content is not in the cache)."""
-    digest = file_digest(path) if cache is not None and cache.enabled else ""
+    digest = file_sha256(path) if cache is not None and cache.enabled else ""
     if digest:
         hit = cache.get(digest)  # type: ignore[union-attr]
         if hit is not None:

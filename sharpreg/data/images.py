@@ -20,8 +20,10 @@ from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_so
 from .io import LoadImageFiled, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
-from .pipeline import Reseeded, image_dataset
-from .splits import assign_splits, check_no_straddle, place_twins
+from .content import ContentIndex
+from .identity import pixel_hash
+from .pipeline import Reseeded, image_dataset, one_thread
+from .splits import assign_splits, check_no_straddle, fold_numbers, place_twins
 from .summary import Inventory, build_summary
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class ImageDataModule(DataModule):
         self.duplicate_records: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.twins: dict[str, Any] | None = None
+        self.content = ContentIndex(self.data_name, [], params)
+        self.left_out: list[Item] = []
+        """images set aside by the split (the leakage ablation, or a split file): listed in split.json"""
+        self.folds: dict[str, int] = {}
         self._datasets: dict[tuple[Split, bool], Dataset] = {}
         self._ready = False
         self._epoch = 0
@@ -120,7 +126,7 @@ class ImageDataModule(DataModule):
         self.found = Counter(self.class_names[it.label] for it in items)
         if self.probe_images:
             items = self._probe(items)
-        items = self._group(items)
+        items = self._identify(self._group(items))
         empty = [c for i, c in enumerate(self.class_names) if not any(it.label == i for it in items)]
         if empty:
             raise DataError(f"{self.data_name}: class {empty[0]!r} has no images left after dropping "
@@ -141,9 +147,40 @@ class ImageDataModule(DataModule):
             log.warning("%s: %s", self.data_name, self.notes[-1])
         self._ready = True
 
+    @property
+    def fingerprint(self) -> str | None:
+        self.setup()
+        return self.content.fingerprint
+
     def _split_is_given(self) -> bool:
         sp = self.params.split
-        return sp.method == "predefined" or (sp.method == "kfold" and all(it.fold is not None for it in self.items))
+        return sp.method in ("predefined", "file") or (sp.method == "kfold" and all(it.fold is not None for it in self.items))
+
+    def _identify(self, items: list[Item]) -> list[Item]:
+        """Items in content order (a renamed or reordered copy trains on the same batches), the split file
+        matched by content, and the fingerprint of the images used checked against the recipe's."""
+        self.content = ContentIndex(self.data_name, self.class_names, self.params)
+        items, unlisted = self.content.match_file(self.content.order(items, self._content_hashes(items)))
+        self.dropped += [{"image": it.id, "class": self.class_names[it.label],
+                          "reason": "not in the split file (data.split.unlisted = \"leave_out\")"} for it in unlisted]
+        self.content.verify(items)
+        return items
+
+    def _content_hashes(self, items: list[Item]) -> dict[str, str]:
+        """Each image's content hash: from its probe, else from decoding it as the pipeline does."""
+        if self.probe_images:
+            return {it.id: self.probes[it.id].pixels for it in items}
+        decode = mt.Compose(self.load_transforms())
+        with one_thread():
+            return {it.id: pixel_hash(np.asarray(decode({"image": it.source, **self.record_extras(it)})["image"]))
+                    for it in items}
+
+    def _set_aside(self, items: list[Item], reason: str) -> None:
+        """Leave ``items`` out of every split (they stay listed in split.json with no split)."""
+        gone = {it.id for it in items}
+        self.left_out += items
+        self.dropped += [{"image": it.id, "class": self.class_names[it.label], "reason": reason} for it in items]
+        self.items = [it for it in self.items if it.id not in gone]
 
     def _probe(self, items: list[Item]) -> list[Item]:
         bad: dict[int, str] = {}
@@ -204,10 +241,19 @@ class ImageDataModule(DataModule):
         self.group_of = {it.id: f"g{uf.find(i)}" for i, it in enumerate(items)}
         return [it for i, it in enumerate(items) if i not in drop]
 
+    def _keys(self, items: list[Item]) -> list[str]:
+        """The split keys of ``items``: content, not names."""
+        return [self.content.keys[it.id] for it in items]
+
     def _assign(self) -> dict[str, Split]:
         sp = self.params.split
         if sp.method == "all":
             return {it.id: "test" for it in self.items}
+        if sp.method == "file":
+            by_file = self.content.file_assignment(self.items, self.group_of)
+            self._set_aside([it for it in self.items if by_file[it.id] is None], "left out in the split file")
+            self.folds = self.content.folds_from_file()
+            return {i: s for i, s in by_file.items() if s is not None}
         if sp.method == "predefined":
             missing = [it.id for it in self.items if it.split is None]
             if missing:
@@ -217,8 +263,10 @@ class ImageDataModule(DataModule):
         if sp.method == "kfold" and self.items and all(it.fold is not None for it in self.items):
             return self._assign_predefined_folds()
         groups = [self.group_of[it.id] for it in self.items]
-        splits = assign_splits([it.label for it in self.items], groups, sp, self.split_seed(),
-                               keys=[it.id for it in self.items])
+        labels, keys = [it.label for it in self.items], self._keys(self.items)
+        splits = assign_splits(labels, groups, sp, self.split_seed(), keys=keys)
+        if sp.method == "kfold":
+            self.folds = dict(zip((it.id for it in self.items), fold_numbers(labels, groups, sp, self.split_seed(), keys)))
         return {it.id: s for it, s in zip(self.items, splits)}  # type: ignore[misc]
 
     def _place_twins(self) -> None:
@@ -227,21 +275,24 @@ class ImageDataModule(DataModule):
         mode = self.params.split.twins
         splits, self.twins = place_twins(
             [self.class_names[it.label] for it in self.items], [self.group_of[it.id] for it in self.items],
-            [self.assignment[it.id] for it in self.items], [it.id for it in self.items], mode, self.split_seed())
+            [self.assignment[it.id] for it in self.items], self._keys(self.items), mode, self.split_seed())
+        name_of = {self.content.keys[it.id]: it.id for it in self.items}
+        self.twins["twins"] = [name_of[k] for k in self.twins["twins"]]
+        self.twins["replaced"] = [name_of[k] for k in self.twins["replaced"]]
         reasons = {"held_out": "twin of a test image, held out (data.split.twins)",
                    "in_train": "replaced in training by a twin of a test image (data.split.twins)"}
         for it, s in zip(self.items, splits):
             if s is None:
-                self.dropped.append({"image": it.id, "class": self.class_names[it.label], "reason": reasons[mode]})
                 del self.assignment[it.id]
             else:
                 self.assignment[it.id] = s
-        self.items = [it for it, s in zip(self.items, splits) if s is not None]
+        self._set_aside([it for it, s in zip(self.items, splits) if s is None], reasons[mode])
         self.twins["train_images"] = sum(s == "train" for s in splits)
 
     def _assign_predefined_folds(self) -> dict[str, Split]:
         sp = self.params.split
         folds = sorted({int(it.fold) for it in self.items})  # type: ignore[arg-type]
+        self.folds = {it.id: int(it.fold) for it in self.items}  # type: ignore[arg-type]
         if sp.fold not in folds:
             raise DataError(f"data.split.fold = {sp.fold} but the data set's folds are {folds}")
         rest = [it for it in self.items if it.fold != sp.fold]
@@ -249,7 +300,7 @@ class ImageDataModule(DataModule):
         if sp.val > 0 and rest:
             groups = [self.group_of[it.id] for it in rest]
             sub = sp.model_copy(update={"method": "stratified", "test": 0.0})
-            assigned = assign_splits([it.label for it in rest], groups, sub, self.split_seed(), keys=[it.id for it in rest])
+            assigned = assign_splits([it.label for it in rest], groups, sub, self.split_seed(), keys=self._keys(rest))
             for it, s in zip(rest, assigned):
                 out[it.id] = s  # type: ignore[assignment]
         else:
@@ -322,7 +373,9 @@ class ImageDataModule(DataModule):
         rec["seed"] = self.split_seed()
         rec["splits"] = rec.pop("images")
         rec["groups"] = {it.id: self.group_of[it.id] for it in self.items if it.group is not None}
-        return rec
+        if self.params.split.method == "file":
+            rec["file"] = str(self.params.split.file)
+        return rec | self.content.listing(self.items, self.assignment, self.folds, self.left_out)
 
 
 __all__ = ["SPLITS", "ImageDataModule"]

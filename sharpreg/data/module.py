@@ -86,6 +86,12 @@ class DataModule(ABC):
     def dataset(self, split: Split, *, train_transforms: bool | None = None) -> Dataset:
         """The torch data set of one split (augmented for ``train`` unless told otherwise)."""
 
+    @property
+    def fingerprint(self) -> str | None:
+        """``sha256:…`` over the (content hash, class) pairs of the images used (after setup); None where the
+        data set cannot tell."""
+        return None
+
     @abstractmethod
     def split_record(self) -> dict[str, Any]:
         """JSON-serializable record of the split (written as ``split.json``)."""

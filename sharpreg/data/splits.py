@@ -7,8 +7,9 @@ hold-out split is then a set of whole folds per split: with ``k`` folds and ``n`
 every group lands in the test set with probability ``n / k``, whatever its size, so images with a
 near-duplicate are represented in test in proportion.
 
-Every split is a function of the items' identity keys (passed in by the data module, e.g. the file's
-relative path), never of the order in which they are listed.
+Every split is a function of the items' identity keys (passed in by the data module: each image's content
+hash and class, so a renamed or re-encoded copy is split the same way), never of the order in which they
+are listed.
 """
 
 from __future__ import annotations
@@ -114,14 +115,30 @@ def assign_splits(labels: Sequence[int], groups: Sequence[str], params: SplitPar
         return ["test"] * n
     if params.method not in ("stratified", "kfold"):  # "predefined" is handled by the data set itself
         raise DataError(f"split method {params.method!r} needs a data set with a predefined split")
-    order, g = canonical(keys, groups)
-    _, y = np.unique(np.asarray(labels)[order], return_inverse=True)
+    order, y, g = _canonical_labels(labels, groups, keys)
     if params.method == "stratified":
         ordered = _holdout(y, g, {"test": params.test, "val": params.val}, seed)
     else:
         ordered = _kfold(y, g, params, seed)
     out = np.empty(n, dtype=object)
     out[order] = ordered
+    return out.tolist()
+
+
+def _canonical_labels(labels: Sequence[int], groups: Sequence[str],
+                      keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The canonical order (by key), the labels as 0..k-1 and the renamed groups in that order."""
+    order, g = canonical(keys, groups)
+    _, y = np.unique(np.asarray(labels)[order], return_inverse=True)
+    return order, y, g
+
+
+def fold_numbers(labels: Sequence[int], groups: Sequence[str], params: SplitParams, seed: int,
+                 keys: Sequence[str]) -> list[int]:
+    """The k-fold fold (0..folds-1) of each item, as :func:`assign_splits` deals them for ``method = "kfold"``."""
+    order, y, g = _canonical_labels(labels, groups, keys)
+    out = np.empty(len(order), dtype=int)
+    out[order] = grouped_folds(y, g, params.folds, seed)
     return out.tolist()
 
 
