@@ -12,6 +12,7 @@ from .specs import (
     OptimizerParams,
     OptimizerSpec,
     PluginParams,
+    RecipeSpec,
     RuleParams,
     RuleSpec,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "OptimizerParams",
     "OptimizerSpec",
     "PluginParams",
+    "RecipeSpec",
     "RuleParams",
     "RuleSpec",
     "__version__",

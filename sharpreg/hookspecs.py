@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from .specs import DatasetSpec, ModelSpec, OptimizerSpec, RuleSpec
+from .specs import DatasetSpec, ModelSpec, OptimizerSpec, RecipeSpec, RuleSpec
 
 PROJECT = "sharpreg"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -71,3 +71,17 @@ def sharpreg_datasets() -> Iterable[DatasetSpec]:
             return [DatasetSpec(name="busbra", params=BusBraParams, factory=BusBra, summary="BUS-BRA")]
     """
 
+
+
+@hookspec
+def sharpreg_recipes() -> Iterable[RecipeSpec]:
+    """Recipes this plugin ships (a recipe pack); ``resource`` is the TOML file, installed as package data.
+
+    Example::
+
+        @hookimpl
+        def sharpreg_recipes():
+            here = importlib.resources.files("sharpreg_fisher_sam") / "recipes"
+            return [RecipeSpec(name="fisher_busi", resource=here / "fisher_busi.toml",
+                               summary="Fisher SAM on BUSI, benign vs malignant")]
+    """

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import hookspecs
-from .specs import DatasetSpec, ModelSpec, OptimizerSpec, PluginSpec, RuleSpec
+from .specs import DatasetSpec, ModelSpec, OptimizerSpec, PluginSpec, RecipeSpec, RuleSpec
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class PluginKind:
     """singular, as in ``sharpreg describe rule sam`` and in error messages"""
     plural: str
     """as in ``sharpreg list rules``"""
-    spec: type[PluginSpec]
+    spec: type[PluginSpec] | type[RecipeSpec]
     hook: Callable[[], Any]
     """the hook specification (in ``hookspecs``) whose implementations return specs of this kind"""
     table: str | None
@@ -47,6 +47,7 @@ KINDS: tuple[PluginKind, ...] = (
     PluginKind("optimizer", "optimizers", OptimizerSpec, hookspecs.sharpreg_optimizers, table="optimizer"),
     PluginKind("rule", "rules", RuleSpec, hookspecs.sharpreg_sharpness_rules, table="sharpness", required=False,
                default="none"),
+    PluginKind("recipe", "recipes", RecipeSpec, hookspecs.sharpreg_recipes, table=None),
 )
 
 
@@ -61,3 +62,8 @@ def kind_of(alias: str) -> PluginKind:
 def recipe_kinds() -> list[PluginKind]:
     """The kinds chosen by recipe tables, in recipe order."""
     return [k for k in KINDS if k.table is not None]
+
+
+def parameterized_kinds() -> list[PluginKind]:
+    """The kinds whose specs have parameters (``sharpreg describe``)."""
+    return [k for k in KINDS if issubclass(k.spec, PluginSpec)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata as md
 import os
+import re
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,10 +29,19 @@ GROUP = "sharpreg"
 STRICT_ENV = "SHARPREG_STRICT_PLUGINS"
 DISABLE_ENV = "SHARPREG_DISABLE_PLUGINS"
 FIRST_PARTY = "sharpreg"
+REFERENCE = re.compile(r"(?:(?P<dist>[A-Za-z0-9][A-Za-z0-9._-]*):)?(?P<name>[a-z][a-z0-9_\-]*)")
+"""``NAME`` or ``DIST:NAME``: how a recipe names a plugin (DIST: a distribution or plugin name)"""
 
 
 def _norm(dist: str | None) -> str:
+    """A distribution or plugin name as compared: lower case, ``_`` and ``.`` read as ``-`` (one for one)."""
     return (dist or "").lower().replace("_", "-").replace(".", "-")
+
+
+def split_reference(text: str) -> tuple[str, str] | None:
+    """``DIST:NAME`` -> (DIST, NAME), ``NAME`` -> ("", NAME); None when ``text`` is neither."""
+    m = REFERENCE.fullmatch(text)
+    return (m["dist"] or "", m["name"]) if m else None
 
 
 @dataclass
@@ -68,6 +78,11 @@ class Provided:
 
     spec: PluginSpec
     plugin: PluginRecord
+
+    @property
+    def ref(self) -> str:
+        """``dist:name``, which names this spec whatever else is installed (the bare name without a distribution)."""
+        return f"{_norm(self.plugin.dist)}:{self.spec.name}" if self.plugin.dist else self.spec.name
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -191,25 +206,27 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Provided:
         """The one spec of ``kind`` called ``name`` (or ``dist:name``), else a clear ``PluginError``."""
-        dist, _, bare = name.rpartition(":")
+        dist, bare = split_reference(name) or ("", "")
         found = self.providers(kind, bare)
         if dist:
-            found = [p for p in found if _norm(p.plugin.dist) == _norm(dist) or _norm(p.plugin.name) == _norm(dist)]
+            found = [p for p in found if _norm(dist) in (_norm(p.plugin.dist), _norm(p.plugin.name))]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
             who = " and ".join(f"{p.plugin.origin} (plugin {p.plugin.name!r})" for p in found)
-            picks = ", ".join(f'"{p.plugin.dist or p.plugin.name}:{bare}"' for p in found)
+            picks = ", ".join(f'"{p.ref if p.plugin.dist else p.plugin.name + ":" + bare}"' for p in found)
             raise PluginError(f"{kind} {bare!r} is provided by {who}; name one of {picks}")
         raise PluginError(self.unknown_message(kind, name))
 
     def unknown_message(self, kind: str, name: str) -> str:
-        dist, _, bare = name.rpartition(":")
+        dist, bare = split_reference(name) or ("", name)
         installed = self.names(kind)
         msg = f"unknown {kind} {name!r}"
         if dist and self.providers(kind, bare):
             owners = ", ".join(p.plugin.dist or p.plugin.name for p in self.providers(kind, bare))
             return f"{msg}: {kind} {bare!r} is provided by {owners}, not by {dist!r}"
+        if dist and not self._installed(dist):
+            return f"{msg}: the distribution {dist!r} that provides it is not installed; install it with: pip install {dist}"
         near = difflib.get_close_matches(bare, installed, n=3, cutoff=0.5)
         if near:
             msg += f"; did you mean {' or '.join(repr(n) for n in near)}?"
@@ -222,6 +239,16 @@ class Registry:
         if disabled:
             msg += f" Disabled plugins: {', '.join(disabled)}."
         return msg
+
+    def _installed(self, dist: str) -> bool:
+        """A plugin or distribution of that name is known (loaded or not) or installed."""
+        if any(_norm(dist) in (_norm(r.dist), _norm(r.name)) for r in self.records):
+            return True
+        try:
+            md.distribution(dist)
+        except md.PackageNotFoundError:
+            return False
+        return True
 
 
 def _env_flag(var: str) -> bool:

@@ -10,3 +10,20 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="TABLE.KEY=VALUE",
                         help="override a recipe value (VALUE is a TOML literal, e.g. sharpness.rho=0.1 "
                         "or data.classes='[\"benign\",\"malignant\"]'); repeatable")
+
+
+RECIPE_HELP = "recipe TOML file, or an installed recipe's NAME or DIST:NAME (`sharpreg recipes`)"
+
+
+def add_strict_option(parser: argparse.ArgumentParser) -> None:
+    """``--strict``: differences from an exported recipe's ``[lock]`` are errors, not warnings."""
+    parser.add_argument("--strict", action="store_true",
+                        help="stop (exit 2) when this machine differs from the recipe's [lock] (versions, data, files); "
+                        "default: warn")
+
+
+def warn(text: str) -> None:
+    """A warning on standard error."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]warning:[/] {text}", markup=True)

@@ -6,13 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from ..kinds import KINDS, kind_of
+from ..kinds import kind_of, parameterized_kinds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("describe", help="show a plugin's parameters (type, default, bounds, description)")
-    p.add_argument("kind", choices=sorted({a for k in KINDS for a in k.aliases}),
-                   help=", ".join(k.name for k in KINDS))
+    p.add_argument("kind", choices=sorted({a for k in parameterized_kinds() for a in k.aliases}),
+                   help=", ".join(k.name for k in parameterized_kinds()))
     p.add_argument("name", help="plugin name (or DIST:NAME)")
     p.add_argument("--json", action="store_true", help="the parameters' JSON Schema")
     p.set_defaults(func=run)

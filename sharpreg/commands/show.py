@@ -8,12 +8,12 @@ from pathlib import Path
 
 import tomli_w
 
-from . import add_set_option
+from . import RECIPE_HELP, add_set_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="print a recipe; --resolved merges extends/--set and fills every default")
-    p.add_argument("recipe", type=Path, help="recipe TOML file")
+    p.add_argument("recipe", type=Path, help=RECIPE_HELP)
     p.add_argument("--resolved", action="store_true", help="validated, with every plugin default filled in")
     add_set_option(p)
     p.set_defaults(func=run)

@@ -16,9 +16,11 @@ def load_recipe(
     overrides: Sequence[str] = (),
     registry: Registry | None = None,
 ) -> Recipe:
-    """Read, merge (``extends``), override (``--set``) and validate a recipe file."""
-    raw = apply_overrides(load_raw(path), list(overrides))
-    return validate(raw, registry or default_registry(), list(overrides))
+    """Read, merge (``extends``), override (``--set``) and validate a recipe (a file, or an installed
+    recipe's ``NAME`` / ``DIST:NAME``)."""
+    registry = registry or default_registry()
+    raw = apply_overrides(load_raw(path, registry=registry), list(overrides))
+    return validate(raw, registry, list(overrides))
 
 
 __all__ = [

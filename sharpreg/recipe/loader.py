@@ -1,4 +1,10 @@
-"""Read recipe files: TOML, ``extends`` chains, and ``--set`` overrides, remembering where each key came from."""
+"""Read recipe files: TOML, ``extends`` chains, and ``--set`` overrides, remembering where each key came from.
+
+A recipe is a file, or an installed recipe named ``NAME`` or ``DIST:NAME`` (a recipe pack's) when no file
+of that name exists. A table that names another plugin than the one it merges over (``extends`` or
+``--set TABLE.name=...``) replaces it instead of merging with it: the old plugin's parameters would mean
+nothing to the new one.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecipeError, RecipeIssue
+from ..errors import PluginError, RecipeError, RecipeIssue
+from ..kinds import recipe_kinds
+from ..registry import Registry, default_registry, split_reference
 from .lines import find_line, index_lines
 
 KeyPath = tuple[str, ...]
@@ -65,13 +73,37 @@ def _walk(data: dict[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; arrays and scalars from ``top`` replace those of ``base``."""
+    """Tables merge key by key; arrays and scalars from ``top`` replace those of ``base``; a plugin table of
+    ``top`` that names another plugin replaces that of ``base``."""
     out = copy.deepcopy(base)
+    switched = switched_tables(base, top)
     for k, v in top.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in switched:
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
+    return out
+
+
+def _plugin(value: Any) -> str | None:
+    """The bare plugin name a table's ``name`` selects (None when it names none)."""
+    parts = split_reference(value) if isinstance(value, str) else None
+    return parts[1] if parts else (value if isinstance(value, str) else None)
+
+
+def other_plugin(old: Any, new: Any) -> bool:
+    """``new`` names a plugin, and not the one ``old`` names."""
+    return _plugin(new) is not None and _plugin(old) is not None and _plugin(new) != _plugin(old)
+
+
+def switched_tables(base: dict[str, Any], top: dict[str, Any]) -> set[str]:
+    """The plugin tables where ``top`` names another plugin than ``base``."""
+    out = set()
+    for kind in recipe_kinds():
+        table = str(kind.table)
+        old, new = base.get(table), top.get(table)
+        if isinstance(old, dict) and isinstance(new, dict) and other_plugin(old.get("name"), new.get("name")):
+            out.add(table)
     return out
 
 
@@ -85,9 +117,9 @@ def parse_toml(text: str, shown: str) -> dict[str, Any]:
         raise RecipeError([RecipeIssue(shown, int(m.group(1)) if m else None, "", f"TOML syntax error: {msg}")]) from None
 
 
-def read_file(path: Path) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
+def read_file(path: Path, shown: str | None = None) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
     """One TOML file and the origin of each of its keys. A syntax error is a ``RecipeError``."""
-    shown = display(path)
+    shown = shown or display(path)
     if not path.is_file():
         hint = " (it is a folder)" if path.is_dir() else ""
         raise RecipeError([RecipeIssue(shown, None, "", f"no such recipe file{hint}")])
@@ -100,27 +132,60 @@ def read_file(path: Path) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
     return data, origins
 
 
-def load_raw(path: str | os.PathLike[str], _chain: tuple[Path, ...] = ()) -> RawRecipe:
-    """Read ``path`` and, recursively, the file it ``extends``; merge them."""
-    path = Path(path)
+def installed_recipe(reference: str, registry: Registry | None = None) -> tuple[Path, str] | None:
+    """The file of the installed recipe ``NAME`` or ``DIST:NAME`` and its name as shown (``dist:name``);
+    None when ``reference`` is not of that form. An unknown or ambiguous name is a ``PluginError``."""
+    if split_reference(reference) is None:
+        return None
+    provided = (registry or default_registry()).get("recipe", reference)
+    return provided.spec.path, provided.ref  # type: ignore[attr-defined]
+
+
+def locate(source: str | os.PathLike[str], registry: Registry | None = None) -> tuple[Path, str | None]:
+    """The file of a recipe given on the command line: a path, else an installed recipe's name."""
+    path = Path(source)
+    if path.is_file() or path.suffix:
+        return path, None
+    try:
+        found = installed_recipe(str(source), registry)
+    except PluginError as exc:
+        raise RecipeError([RecipeIssue(str(source), None, "", f"no such recipe file, and {exc}")]) from None
+    return found if found else (path, None)
+
+
+def load_raw(source: str | os.PathLike[str], *, registry: Registry | None = None) -> RawRecipe:
+    """Read a recipe (a file, or an installed recipe's name) and, recursively, what it ``extends``; merge them."""
+    path, shown = locate(source, registry)
+    return _load(path, shown, (), registry)
+
+
+def _load(path: Path, shown: str | None, chain: tuple[Path, ...], registry: Registry | None) -> RawRecipe:
     resolved = path.resolve()
-    if resolved in _chain:
-        cycle = " -> ".join(display(p) for p in (*_chain, resolved))
-        raise RecipeError([RecipeIssue(display(_chain[-1]), None, "extends", f"extends cycle: {cycle}")])
-    data, origins = read_file(path)
+    if resolved in chain:
+        cycle = " -> ".join(display(p) for p in (*chain, resolved))
+        raise RecipeError([RecipeIssue(display(chain[-1]), None, "extends", f"extends cycle: {cycle}")])
+    data, origins = read_file(path, shown)
     parent = data.pop("extends", None)
     files = [resolved]
     if parent is None:
         return RawRecipe(data, origins, files)
+    o = origins[("extends",)]
     if not isinstance(parent, str) or not parent:
-        o = origins[("extends",)]
-        raise RecipeError([RecipeIssue(o.file, o.line, "extends", "must be the path of another recipe file (a string)")])
-    parent_path = (resolved.parent / parent).resolve()
+        raise RecipeError([RecipeIssue(o.file, o.line, "extends", "must be the path of another recipe file or the name "
+                                                                  "of an installed recipe (a string)")])
+    parent_path, parent_shown = (resolved.parent / parent).resolve(), None
     if not parent_path.is_file():
-        o = origins[("extends",)]
-        raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} not found (looked at {display(parent_path)})")])
-    base = load_raw(parent_path, (*_chain, resolved))
-    merged_origins = dict(base.origins)
+        try:
+            found = installed_recipe(parent, registry)
+        except PluginError as exc:
+            raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} is neither a file (looked at "
+                                                                      f"{display(parent_path)}) nor {exc}")]) from None
+        if found is None:
+            raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} not found (looked at {display(parent_path)})")])
+        parent_path, parent_shown = found
+    base = _load(parent_path, parent_shown, (*chain, resolved), registry)
+    switched = switched_tables(base.data, data)
+    merged_origins = {k: v for k, v in base.origins.items() if not (k[:1] and k[0] in switched and len(k) > 1)}
     merged_origins.update({k: v for k, v in origins.items() if k != ("extends",)})
     return RawRecipe(deep_merge(base.data, data), merged_origins, files + base.files)
 
@@ -141,6 +206,16 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     return tuple(part.strip() for part in key.split(".")), parsed
 
 
+def _switch(table: str, old: dict[str, Any], origins: dict[KeyPath, Origin]) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
+    """A plugin table switched to another plugin by ``--set``: only what ``--set`` gave it stays."""
+    def from_set(key: KeyPath) -> bool:
+        origin = origins.get(key)
+        return origin is not None and origin.file.startswith(OVERRIDE_FILE)
+
+    kept = {k: v for k, v in old.items() if from_set((table, k))}
+    return kept, {k: v for k, v in origins.items() if not (k[:1] == (table,) and len(k) > 1 and not from_set(k[:2]))}
+
+
 def apply_overrides(raw: RawRecipe, overrides: list[str]) -> RawRecipe:
     """Set each ``--set`` value (in order) into a copy of ``raw``."""
     data = copy.deepcopy(raw.data)
@@ -148,6 +223,9 @@ def apply_overrides(raw: RawRecipe, overrides: list[str]) -> RawRecipe:
     cwd = Path.cwd()
     for text in overrides:
         path, value = parse_override(text)
+        if len(path) == 2 and path[1] == "name" and isinstance(data.get(path[0]), dict) \
+                and path[0] in {str(k.table) for k in recipe_kinds()} and other_plugin(data[path[0]].get("name"), value):
+            data[path[0]], origins = _switch(path[0], data[path[0]], origins)
         node = data
         for i, part in enumerate(path[:-1]):
             nxt = node.setdefault(part, {})

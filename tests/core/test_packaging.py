@@ -12,7 +12,7 @@ def test_every_package_is_listed() -> None:
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(cfg["packages"])
     found = set()
-    for top, name in (("sharpreg", "sharpreg"), ("plugins", "sharpreg_plugins")):
+    for top, name in (("sharpreg", "sharpreg"), ("plugins", "sharpreg_plugins"), ("recipes", "sharpreg_plugins.recipes")):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top)
             found.add(".".join((name, *rel.parts)))
