@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from . import __version__
-from .commands import (check, compare, data, describe, evaluate, init, listing, plugins, report, resume, run,
-                       schema, sharpness, show, sweep)
+from .commands import (check, compare, data, describe, evaluate, export, init, listing, plugins, recipes, report,
+                       resume, run, schema, sharpness, show, sweep)
 from .errors import RecipeError, SharpregError
 
 #: sub-command modules, in the order ``--help`` lists them
-COMMANDS = (run, resume, check, show, init, plugins, listing, describe, schema, data, evaluate, report, compare,
-            sweep, sharpness)
+COMMANDS = (run, resume, check, show, init, plugins, listing, describe, schema, recipes, data, evaluate, export,
+            report, compare, sweep, sharpness)
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_set_option
+from . import add_set_option, add_strict_option, warn
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a trained run on another data set",
+    p = sub.add_parser("evaluate", help="evaluate a trained run (or an exported model) on another data set",
                        description="Evaluate the model of RUN on the data set described by OTHER.toml "
                        "(schema_version and a [data] table). Every image is the test set unless [data.split] says "
                        "otherwise; image size and channels follow the trained run; classes are matched by name. "
-                       "Writes RUN/evaluations/<name>/ (metrics.json, predictions.csv, plots).")
-    p.add_argument("run_dir", type=Path, metavar="RUN", help="run folder")
+                       "Writes RUN/evaluations/<name>/ (metrics.json, predictions.csv, plots) and updates RUN's "
+                       "model card. RUN may also be an exported recipe (`sharpreg export`): the model file its [lock] "
+                       "names is evaluated, and the results go to <recipe stem>-evaluations/<name>/ beside it.")
+    p.add_argument("run_dir", type=Path, metavar="RUN", help="run folder, or an exported recipe with its model beside it")
     p.add_argument("--data", type=Path, required=True, metavar="OTHER.toml", help="data file: schema_version + [data]")
     add_set_option(p)
     p.add_argument("--checkpoint", choices=("best", "last", "safetensors"), default="best",
@@ -22,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the default), last (checkpoints/last.pt) or safetensors (only model.safetensors)")
     p.add_argument("--name", default=None, help="name of the evaluation folder (default: the data file's name)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None, help="default: the run's train.device")
+    add_strict_option(p)
     p.set_defaults(func=run)
 
 
@@ -29,12 +32,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..evaluation.crossdata import evaluate_on
+    from ..evaluation.crossdata import evaluate_on, open_trained
+    from ..recipe.lock import enforce, lock_differences
     from ..reporting import draw_evaluation_plots
+    from ..reporting.card import model_card
     from ..reporting.tables import metric_rows
+    from ..runs import RunFolder
 
-    result = evaluate_on(args.run_dir, args.data, args.overrides, checkpoint=args.checkpoint, name=args.name,
+    source = open_trained(args.run_dir)
+    if not isinstance(source, RunFolder):  # an exported model: is it the one the recipe was exported with?
+        enforce(lock_differences(source.load_recipe(), model=True), strict=args.strict, warn=warn)
+    result = evaluate_on(source, args.data, args.overrides, checkpoint=args.checkpoint, name=args.name,
                          device=args.device)
+    if isinstance(source, RunFolder) and source.read_summary(missing_ok=True) is not None:
+        source.write_model_card(model_card(source))
     conf = int(round(100 * result.recipe.eval.confidence))
     mapping = ", ".join(f"{d}→{m}" if d != m else d for d, m in result.class_map.items())
     t = Table(title=f"{args.run_dir} on {args.data} (n = {result.n}; classes {mapping})", title_justify="left")

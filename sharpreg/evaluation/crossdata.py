@@ -1,4 +1,4 @@
-"""Evaluate a trained run on another data set (``sharpreg evaluate RUN --data OTHER.toml``).
+"""Evaluate a trained run, or an exported model, on another data set (``sharpreg evaluate RUN --data OTHER.toml``).
 
 OTHER.toml holds ``schema_version`` and a ``[data]`` table (optionally ``[eval]``). Its data set is
 validated by its plugin like any recipe's; all of it is the test set unless its ``[data.split]`` says
@@ -23,6 +23,7 @@ from ..recipe.loader import RawRecipe, apply_overrides, load_raw
 from ..recipe.validate import validate
 from ..registry import default_registry
 from ..runs import EvaluationFolder, RunFolder
+from ..runs.export import ExportedModel
 from ..runs.folder import Weights
 from ..runs.summary import finite_or_none
 from .step import Evaluator, build_loss, load_trained
@@ -92,10 +93,16 @@ def match_classes(data_classes: list[str], model_classes: list[str]) -> list[int
     return [lookup[c.lower()] for c in data_classes]
 
 
-def evaluate_on(run_path: Path, other_path: Path, overrides: list[str] | None = None, *, checkpoint: Weights = "best",
-                name: str | None = None, device: str | None = None) -> CrossEvaluation:
-    """Score the run's model on OTHER.toml's data; write ``evaluations/<name>/`` in the run folder."""
-    run = RunFolder.open(run_path)
+def open_trained(path: Path) -> RunFolder | ExportedModel:
+    """A run folder, or an exported recipe (a file) with the model beside it."""
+    return ExportedModel(path) if Path(path).is_file() else RunFolder.open(path)
+
+
+def evaluate_on(source: Path | RunFolder | ExportedModel, other_path: Path, overrides: list[str] | None = None, *,
+                checkpoint: Weights = "best", name: str | None = None, device: str | None = None) -> CrossEvaluation:
+    """Score the model of a run (or an exported one) on OTHER.toml's data; write ``evaluations/<name>/`` in the run
+    folder (beside an exported recipe: ``<stem>-evaluations/<name>/``)."""
+    run = source if isinstance(source, (RunFolder, ExportedModel)) else open_trained(source)
     trained_recipe = run.load_recipe()
     recipe = data_recipe(trained_recipe, load_raw(run.resolved_file), Path(other_path), list(overrides or []))
     classes = run.classes()
@@ -119,7 +126,7 @@ def evaluate_on(run_path: Path, other_path: Path, overrides: list[str] | None = 
     class_map = {d: classes[m] for d, m in zip(dm.class_names, mapping)}
     ev = recipe.eval
     record: dict[str, Any] = {
-        "run": str(run.path), "data_file": str(Path(other_path).resolve()), "overrides": list(overrides or []),
+        "run": str(run.resolved_file if isinstance(run, ExportedModel) else run.path), "data_file": str(Path(other_path).resolve()), "overrides": list(overrides or []),
         "checkpoint": checkpoint, "dataset": recipe.data.name, "data": recipe.resolved()["data"],
         "class_map": class_map, "n": len(pred),
         "counts": {c: int((pred.labels == i).sum()) for i, c in enumerate(classes)},

@@ -16,6 +16,7 @@ from ..metrics import bootstrap_intervals, compute_metrics
 from ..recipe import Recipe
 from ..recipe.core import EvalConfig, TrainConfig
 from ..runs import Predictions, RunFolder
+from ..runs.export import ExportedModel
 from ..runs.folder import Weights
 from .inference import LossFn, predict
 
@@ -38,7 +39,7 @@ def build_loss(train: TrainConfig | None, train_labels: np.ndarray | None = None
 class TrainedModel:
     """A run's trained network, with the recipe it was trained by and the classes it predicts."""
 
-    run: RunFolder
+    run: RunFolder | ExportedModel
     recipe: Recipe
     model: nn.Module
     classes: list[str]
@@ -46,7 +47,7 @@ class TrainedModel:
     """the file the weights came from, relative to the run folder"""
 
 
-def load_trained(run: RunFolder, device: torch.device, choice: Weights = "best") -> TrainedModel:
+def load_trained(run: RunFolder | ExportedModel, device: torch.device, choice: Weights = "best") -> TrainedModel:
     """Rebuild the run's network from its resolved recipe and load its trained weights (see
     :meth:`RunFolder.load_weights` for ``choice``)."""
     recipe = run.load_recipe()

@@ -1,12 +1,14 @@
-"""The recipe tables the core owns: ``[meta]``, ``[train]`` and ``[eval]``."""
+"""The recipe tables the core owns: ``[meta]``, ``[train]``, ``[eval]`` and an exported recipe's ``[lock]``."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ..metrics.table import monitor_choices
+from ..specs import FINGERPRINT_PATTERN
 
 
 class CoreModel(BaseModel):
@@ -22,6 +24,7 @@ class MetaConfig(CoreModel):
     data_source: str = Field("", description="Where the data comes from (citation, licence).")
     authors: list[str] = Field(default_factory=list, description="People responsible for the recipe.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
+    limitations: str = Field("", description="Known limits of the trained model, for its model card.")
 
 
 class TrainConfig(CoreModel):
@@ -111,3 +114,45 @@ class EvalConfig(CoreModel):
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
     bootstrap_seed: int = Field(0, ge=0, description="Seed of the bootstrap resampling (intervals are reproducible).")
     calibration_bins: int = Field(15, ge=2, le=100, description="Bins of the expected calibration error.")
+
+
+BESIDE = r"^(?!\.\.?$)[^/\\]+$"
+"""a plain file name: the file travels beside the recipe"""
+
+
+def _beside(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(BESIDE, value):
+        raise ValueError("must be a file name beside the recipe (no folders)")
+    return value
+
+
+class LockConfig(CoreModel):
+    """What an exported recipe ran with (written by ``sharpreg export``). ``check`` and ``run`` compare it
+    with the local installation and data and report each difference (errors with ``--strict``)."""
+
+    run: str = Field("", description="The run this recipe was exported from.")
+    exported: str = Field("", description="When it was exported (ISO 8601).")
+    python: str = Field("", description="Python version of the run.")
+    distributions: dict[str, str] = Field(
+        default_factory=dict, description="Exact version of every distribution that provided a plugin of the run.")
+    packages: dict[str, str] = Field(default_factory=dict, description="Exact versions of the libraries the run used.")
+    data_fingerprint: str | None = Field(
+        None, json_schema_extra={"pattern": FINGERPRINT_PATTERN}, description="Fingerprint of the data the run used.")
+    split_file: str | None = Field(None, json_schema_extra={"pattern": BESIDE},
+                                   description="The split file beside this recipe (the run's split.json).")
+    split_sha256: str | None = Field(None, description="SHA-256 of the split file.")
+    model_file: str | None = Field(None, json_schema_extra={"pattern": BESIDE},
+                                   description="The trained weights beside this recipe (safetensors).")
+    model_sha256: str | None = Field(None, description="SHA-256 of the model file.")
+
+    @field_validator("split_file", "model_file")
+    @classmethod
+    def _file_beside(cls, value: str | None) -> str | None:
+        return _beside(value)
+
+    @field_validator("data_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(FINGERPRINT_PATTERN, value):
+            raise ValueError("must be 'sha256:' followed by 64 lower-case hex digits")
+        return value

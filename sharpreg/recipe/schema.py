@@ -1,67 +1,96 @@
 """JSON Schema of recipes, including the installed plugins.
 
-Each plugin table is ``{"name": {"enum": [...]}}`` plus one ``if name == X then <X's params>`` per
-plugin, which editors (Even Better TOML / Taplo) report precisely, unlike ``oneOf`` unions.
+Each plugin table's ``name`` accepts exactly the spellings ``check`` accepts: a bare name that one
+distribution provides, and ``DIST:NAME`` for any provider (its distribution or plugin name, compared
+without regard to case or to ``-``/``_``/``.``). Then one ``if name is X then <X's params>`` per provider,
+which editors (Even Better TOML / Taplo) report precisely, unlike ``oneOf`` unions. A recipe that
+``extends`` another needs no table (the merged recipe is what ``check`` validates).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from ..registry import Registry
 from ..kinds import recipe_kinds
+from ..registry import REFERENCE, Provided, Registry, _norm
 from .validate import CORE_TABLES, SCHEMA_VERSION
 
 
 def _with_name(kind: str, name: str, params: type[BaseModel]) -> type[BaseModel]:
     model_name = f"{kind}_{name}".replace("-", "_")
     return create_model(  # type: ignore[call-overload]
-        model_name, __base__=params, name=(Literal[name], Field(description=f"selects the {kind} {name!r}"))
+        model_name, __base__=params, name=(str, Field(description=f"selects the {kind} (its spellings: the table's name)"))
     )
+
+
+def _loose(prefix: str) -> str:
+    """A regular expression (ECMA and Python alike) for the spellings of ``prefix`` that compare equal to it."""
+    return "".join("[-_.]" if c == "-" else f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in _norm(prefix))
+
+
+def name_pattern(provided: Provided, unique: bool) -> str:
+    """How a recipe may name this provider's plugin: ``DIST:NAME`` (and ``NAME`` when no other provides it)."""
+    prefixes = sorted({_loose(x) for x in (provided.plugin.dist, provided.plugin.name)
+                       if x and REFERENCE.fullmatch(f"{x}:a") and _norm(x)[0] != "-"})
+    forms = [f"(?:{'|'.join(prefixes)}):{re.escape(provided.spec.name)}"] if prefixes else []
+    if unique:
+        forms.append(re.escape(provided.spec.name))
+    return "^(?:" + "|".join(forms) + ")$"
+
+
+def _plugin_table(kind_name: str, plural: str, providers: list[tuple[Provided, bool, dict[str, Any]]]) -> dict[str, Any]:
+    """A plugin table: which names it accepts, then each provider's parameters."""
+    unique = sorted({p.spec.name for p, alone, _ in providers if alone})
+    patterns = [name_pattern(p, alone) for p, alone, _ in providers]
+    return {
+        "type": "object",
+        "description": f"The {kind_name} plugin (`name`) and its parameters.",
+        "properties": {"name": {"type": "string", "anyOf": [{"enum": unique}, *({"pattern": pat} for pat in patterns)],
+                                "description": f"Installed {plural} (NAME, or DIST:NAME where two distributions provide it)."}},
+        "allOf": [{"if": {"properties": {"name": {"pattern": pat}}, "required": ["name"]}, "then": ref}
+                  for pat, (_, _, ref) in zip(patterns, providers)],
+    }
 
 
 def recipe_schema(registry: Registry) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a recipe file for the plugins in ``registry``."""
-    plugin_models: dict[tuple[str, str], type[BaseModel]] = {}
+    plugin_models: dict[tuple[str, str, int], type[BaseModel]] = {}
     for kind in recipe_kinds():
-        for provided in registry.all(kind.name):
-            key = (str(kind.table), provided.spec.name)
-            if key not in plugin_models:
-                plugin_models[key] = _with_name(kind.name, provided.spec.name, provided.spec.params)
+        for i, provided in enumerate(registry.all(kind.name)):
+            alone = len(registry.providers(kind.name, provided.spec.name)) == 1
+            model_name = provided.spec.name if alone else f"{provided.spec.name}_{i}"
+            plugin_models[(str(kind.table), provided.spec.name, i)] = _with_name(kind.name, model_name, provided.spec.params)
     models = [(m, "validation") for m in [*CORE_TABLES.values(), *plugin_models.values()]]
     refs, top = models_json_schema(models, ref_template="#/$defs/{model}")
     properties: dict[str, Any] = {
         "$schema": {"type": "string"},
         "schema_version": {"const": SCHEMA_VERSION, "description": "Recipe format version."},
         "requires": {"type": "array", "items": {"type": "string"}, "description": "PEP 508 requirements checked before anything runs."},
-        "extends": {"type": "string", "description": "Path of a base recipe (relative to this file)."},
+        "extends": {"type": "string", "description": "A base recipe: a path relative to this file, or an installed "
+                                                   "recipe's NAME or DIST:NAME."},
     }
     for table, model in CORE_TABLES.items():
         properties[table] = refs[(model, "validation")]
     for kind in recipe_kinds():
         table = str(kind.table)
-        names = sorted(n for (t, n) in plugin_models if t == table)
-        branches = [
-            {"if": {"properties": {"name": {"const": n}}, "required": ["name"]}, "then": refs[(plugin_models[(table, n)], "validation")]}
-            for n in names
-        ]
-        properties[table] = {
-            "type": "object",
-            "description": f"The {kind.name} plugin (`name`) and its parameters.",
-            "properties": {"name": {"enum": names, "description": f"Installed {kind.plural}."}},
-            "required": ["name"],
-            "allOf": branches,
-        }
+        providers = [(p, len(registry.providers(kind.name, p.spec.name)) == 1,
+                      refs[(plugin_models[(table, p.spec.name, i)], "validation")])
+                     for i, p in enumerate(registry.all(kind.name))]
+        properties[table] = _plugin_table(kind.name, kind.plural, providers)
+    required = ["schema_version", *(str(k.table) for k in recipe_kinds() if k.required)]
+    named = {str(k.table): {"required": ["name"]} for k in recipe_kinds()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://sharpreg.invalid/recipe.schema.json",
         "title": "sharpreg recipe",
         "type": "object",
         "properties": properties,
-        "required": ["schema_version", *(k.table for k in recipe_kinds() if k.required)],
+        "if": {"required": ["extends"]},
+        "else": {"required": required, "properties": named},
         "additionalProperties": False,
         "$defs": top.get("$defs", {}),
     }

@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PluginError, RecipeError, RecipeIssue
 from ..kinds import PluginKind, recipe_kinds
 from ..registry import Provided, Registry
 from ..specs import PluginParams, PluginSpec
-from .core import EvalConfig, MetaConfig, TrainConfig
+from .core import EvalConfig, LockConfig, MetaConfig, TrainConfig
 from .loader import KeyPath, RawRecipe
 
-CORE_TABLES: dict[str, type[BaseModel]] = {"meta": MetaConfig, "train": TrainConfig, "eval": EvalConfig}
+CORE_TABLES: dict[str, type[BaseModel]] = {"meta": MetaConfig, "train": TrainConfig, "eval": EvalConfig,
+                                           "lock": LockConfig}
+OPTIONAL_TABLES = ("lock",)
+"""core tables that are absent (None) unless the recipe has them"""
 TOP_KEYS = ("schema_version", "requires", *CORE_TABLES, *(str(k.table) for k in recipe_kinds()))
 SCHEMA_VERSION = 1
 
@@ -32,8 +36,11 @@ class Selected:
 
     table: str
     name: str
+    """the plugin's name (without a distribution)"""
     provided: Provided
     params: PluginParams
+    written: str = ""
+    """the name as the recipe wrote it (``name`` or ``dist:name``)"""
 
     @property
     def spec(self) -> PluginSpec:
@@ -52,6 +59,7 @@ class Recipe:
     sharpness: Selected
     train: TrainConfig
     eval: EvalConfig
+    lock: LockConfig | None = None
     requires: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
 
@@ -74,13 +82,46 @@ class Recipe:
             out["requires"] = list(self.requires)
         out["meta"] = self.meta.model_dump(mode="json") | {"name": self.name}
         for sel in self.selected():
-            out[sel.table] = {"name": sel.name, **sel.params.model_dump(mode="json")}
+            out[sel.table] = {"name": sel.written or sel.name, **sel.params.model_dump(mode="json")}
         out["train"] = self.train.model_dump(mode="json")
         out["eval"] = self.eval.model_dump(mode="json")
+        if self.lock is not None:
+            out["lock"] = self.lock.model_dump(mode="json")
         return _drop_none(out)
+
+    def pinned(self) -> dict[str, Any]:
+        """:meth:`resolved`, with every plugin named ``dist:name`` and ``requires`` naming each distribution that
+        provided one (at least the version installed): what a clashing plugin elsewhere cannot change."""
+        out = self.resolved()
+        for sel in self.selected():
+            out[sel.table]["name"] = sel.provided.ref
+        out.pop("requires", None)
+        ran = {sel.provided.plugin.dist: sel.provided.plugin.version for sel in self.selected()}
+        requires = pinned_requires(self.requires, {d: v for d, v in ran.items() if d and v})
+        return {"schema_version": out.pop("schema_version"), **({"requires": requires} if requires else {}), **out}
 
     def provenance(self) -> list[dict[str, Any]]:
         return [sel.provided.provenance() | {"table": sel.table} for sel in self.selected()]
+
+
+def pinned_requires(requires: list[str], versions: dict[str, str]) -> list[str]:
+    """``dist>=version`` for every distribution of ``versions`` (the ones that provided plugins), then the other
+    requirements of ``requires``."""
+    pins = {canonicalize_name(d): f"{canonicalize_name(d)}>={v}" for d, v in versions.items()}
+    rest = [r for r in requires if canonicalize_name(Requirement(r).name) not in pins]
+    return [*pins.values(), *rest]
+
+
+def local_paths(params: BaseModel, prefix: KeyPath = ()) -> list[KeyPath]:
+    """The keys of ``params`` (nested tables too) that hold a path: they name files of this machine."""
+    out: list[KeyPath] = []
+    for key in type(params).model_fields:
+        value = getattr(params, key)
+        if isinstance(value, Path):
+            out.append((*prefix, key))
+        elif isinstance(value, BaseModel):
+            out += local_paths(value, (*prefix, key))
+    return out
 
 
 def _issue_order(issue: RecipeIssue) -> tuple[bool, str, int]:
@@ -240,7 +281,7 @@ def _plugin_table(raw: RawRecipe, kind: PluginKind, registry: Registry, issues: 
     model = provided.spec.params
     body = _resolve_paths(raw, (table,), {k: v for k, v in value.items() if k != "name"}, model)
     try:
-        return Selected(table, name, provided, model.model_validate(body))
+        return Selected(table, provided.spec.name, provided, model.model_validate(body), written=name)
     except ValidationError as exc:
         issues.extend(_pydantic_issues(raw, (table,), exc, model))
         return None
@@ -252,7 +293,8 @@ def validate(raw: RawRecipe, registry: Registry, overrides: list[str] | None = N
     req_issues = check_requires(raw)
     if req_issues:  # a missing distribution would only add noise below
         raise RecipeError(issues + req_issues)
-    core = {table: _core_table(raw, table, model, issues) for table, model in CORE_TABLES.items()}
+    core = {table: _core_table(raw, table, model, issues) for table, model in CORE_TABLES.items()
+            if table not in OPTIONAL_TABLES or table in raw.data}
     chosen = {str(k.table): _plugin_table(raw, k, registry, issues) for k in recipe_kinds()}
     if issues:
         raise RecipeError(sorted(issues, key=_issue_order))

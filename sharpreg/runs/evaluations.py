@@ -22,6 +22,17 @@ class EvaluationFolder:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    @classmethod
+    def new(cls, parent: Path, name: str) -> EvaluationFolder:
+        """A new folder ``parent/<name>`` (``<name>-2``... when taken): never overwritten."""
+        base = Path(parent) / name
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{name}-{n}")
+        path.mkdir(parents=True)
+        return cls(path)
+
     def copy_data_file(self, source: Path) -> None:
         shutil.copyfile(source, self.path / self.DATA)
 

@@ -64,6 +64,7 @@ class RunFolder:
     LOG = "log.txt"
     SUMMARY = "summary.json"
     MODEL = "model.safetensors"
+    MODEL_CARD = "MODEL_CARD.md"
     SHARPNESS = "sharpness.json"
     PREDICTIONS = "predictions/test.csv"
     CHECKPOINTS = "checkpoints"
@@ -139,7 +140,7 @@ class RunFolder:
     def write_recipe(self, recipe: Recipe) -> None:
         if recipe.path is not None and recipe.path.is_file():
             write_text(self.path / self.RECIPE, recipe.path.read_text(encoding="utf-8"))
-        write_text(self.resolved_file, tomli_w.dumps(recipe.resolved()))
+        write_text(self.resolved_file, tomli_w.dumps(recipe.pinned()))
         overrides: dict[str, Any] = {}
         for text in recipe.overrides:
             keys, value = parse_override(text)
@@ -163,8 +164,16 @@ class RunFolder:
         env = read_json(self.path / self.ENVIRONMENT)
         return env if isinstance(env, dict) else None
 
+    @property
+    def split_file(self) -> Path:
+        return self.path / self.SPLIT
+
     def write_split(self, record: dict[str, Any]) -> None:
-        write_json(self.path / self.SPLIT, record)
+        write_json(self.split_file, record)
+
+    def read_split(self) -> dict[str, Any] | None:
+        data = read_json(self.split_file)
+        return data if isinstance(data, dict) else None
 
     # -- progress -------------------------------------------------------------------------------------
     def append_metrics(self, row: dict[str, Any]) -> None:
@@ -205,8 +214,12 @@ class RunFolder:
     def load_checkpoint(self, which: Checkpoint, map_location: Any = "cpu") -> dict[str, Any]:
         return checkpoint.load_checkpoint(self.checkpoint_file(which), map_location=map_location)
 
+    @property
+    def model_file(self) -> Path:
+        return self.path / self.MODEL
+
     def save_model(self, model: torch.nn.Module, metadata: dict[str, str]) -> None:
-        weights.save_safetensors(self.path / self.MODEL, model, metadata)
+        weights.save_safetensors(self.model_file, model, metadata)
 
     def load_weights(self, choice: Weights = "best") -> tuple[dict[str, Any], str]:
         """The trained weights and the file they came from. ``best``: ``model.safetensors``, else the
@@ -276,10 +289,12 @@ class RunFolder:
 
     def new_evaluation(self, name: str) -> EvaluationFolder:
         """A new folder ``evaluations/<name>`` (``<name>-2``... when taken): never overwritten."""
-        base = self.path / self.EVALUATIONS / name
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{name}-{n}")
-        path.mkdir(parents=True)
-        return EvaluationFolder(path)
+        return EvaluationFolder.new(self.path / self.EVALUATIONS, name)
+
+    def evaluations(self) -> list[EvaluationFolder]:
+        """The evaluations on other data sets, in name order."""
+        folder = self.path / self.EVALUATIONS
+        return [EvaluationFolder(p) for p in sorted(folder.iterdir()) if p.is_dir()] if folder.is_dir() else []
+
+    def write_model_card(self, text: str) -> None:
+        write_text(self.path / self.MODEL_CARD, text)

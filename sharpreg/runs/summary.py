@@ -65,6 +65,8 @@ class Summary(_Lenient):
     model: str = ""
     arch: str | None = None
     dataset: str = ""
+    data_fingerprint: str | None = None
+    """the fingerprint of the images used (content and classes), where the data set tells it"""
     classes: list[str] = Field(default_factory=list)
     positive_class: str | None = None
     seed: int | None = None

@@ -25,9 +25,23 @@ def save_safetensors(path: Path, model: torch.nn.Module, metadata: dict[str, str
 
 
 def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         return load_file(str(path))
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise RunError(f"{path} is not a readable safetensors file ({type(exc).__name__})") from None
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file (what the model was trained on), without loading its tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    if not Path(path).is_file():
+        raise RunError(f"model file {path} not found")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return dict(fh.metadata() or {})
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise RunError(f"{path} is not a readable safetensors file ({type(exc).__name__})") from None

@@ -15,6 +15,7 @@ from ..data.module import Split
 from ..metrics import generalization_gap
 from ..recipe import Recipe
 from ..reporting import draw_run_plots
+from ..reporting.card import model_card
 from ..reporting.tables import print_summary
 from ..runs import RunFolder, Summary
 from ..runs.summary import IntervalMethod, Trend, finite_or_none
@@ -48,6 +49,7 @@ def finish(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: Training
     run.write_summary(summary)
     run.event("finish", seconds=summary.seconds)
     _plots(run)
+    write_card(run)
     print_summary(console, summary, run.path)
     return summary
 
@@ -73,8 +75,17 @@ def _identity(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: Train
         "passes_per_step": round(state.total_passes / steps, 4) if steps else None,
         "rule": recipe.sharpness.name, "optimizer": recipe.optimizer.name, "model": recipe.model.name,
         "arch": recipe.model.params.architecture(), "dataset": recipe.data.name, "classes": parts.dm.class_names,
+        "data_fingerprint": parts.dm.fingerprint,
         "positive_class": ev.positive_class, "seed": cfg.seed, "device": str(parts.device),
     }
+
+
+def write_card(run: RunFolder) -> None:
+    """``MODEL_CARD.md`` from the run folder (a card that cannot be written never loses a finished run)."""
+    try:
+        run.write_model_card(model_card(run))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not write %s: %s: %s", run.MODEL_CARD, type(exc).__name__, exc)
 
 
 def _plots(run: RunFolder) -> None:

@@ -25,8 +25,15 @@ log = logging.getLogger("sharpreg")
 
 
 def recipe_digest(recipe: Recipe) -> str:
-    """Hash of the resolved recipe: a checkpoint only resumes the recipe it was written for."""
-    return hashlib.sha256(json.dumps(recipe.resolved(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """Hash of what the resolved recipe trains: a checkpoint only resumes the recipe it was written for. Plugins
+    count by name, not by how the recipe spelt them (``resolved.toml`` pins them as ``dist:name``); ``requires``
+    and ``[lock]`` do not count (they describe the installation, not the training)."""
+    form = recipe.resolved()
+    for key in ("requires", "lock"):
+        form.pop(key, None)
+    for sel in recipe.selected():
+        form[sel.table]["name"] = sel.name
+    return hashlib.sha256(json.dumps(form, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from ..data.module import Split
+from ..data.module import SPLITS, Split
 from ..errors import RunError
 from ..evaluation.inference import batch_inputs
 from ..recipe import Recipe
@@ -105,7 +105,8 @@ class Trainer:
                 "device": str(parts.device),
                 "device_name": torch.cuda.get_device_name(parts.device) if parts.device.type == "cuda" else None,
                 "determinism": parts.determinism, "torch_cuda": torch.version.cuda,
-                "num_workers": self.cfg.num_workers, "precision": self.cfg.precision})
+                "num_workers": self.cfg.num_workers, "precision": self.cfg.precision,
+                "data": {"fingerprint": parts.dm.fingerprint, "images": sum(len(parts.dm.labels(s)) for s in SPLITS)}})
             save_last(self.run, self.recipe, parts, state)
         step = state.partial.steps if state.partial else 0
         log.info("run %s: %s on %s%s", self.run.path, self.recipe.name, parts.device,

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from sharpreg.errors import RecipeError
 from sharpreg.recipe import load_recipe, parse_override
@@ -80,12 +81,12 @@ def test_every_error_reported_at_once_with_file_line_key(registry: Registry) -> 
     f = os.path.join("recipes", "bad.toml")
     assert got == [
         f"{f}:5 data.image_size: Input should be greater than or equal to 8",
-        f"{f}:6 data.colour: unknown key Known keys: augment, cache, channels, classes, generator_seed, image_size, "
+        f"{f}:6 data.colour: unknown key Known keys: augment, cache, channels, classes, fingerprint, generator_seed, image_size, "
         "name, native_size, noise, per_class, split.",
         f"{f}:13 optimizer.name: unknown optimizer 'adma'; did you mean 'adam' or 'adamw'? Installed optimizers: adam, adamw, sgd.",
         f"{f}:20 train.epochs: Input should be greater than or equal to 1",
         f"{f}:21 train.batch_size: Input should be a valid integer, unable to parse string as an integer",
-        f"{f}:24 data.split.vall: unknown key; did you mean 'val'? Known keys: fold, folds, group_duplicates, method, seed, test, twins, val.",
+        f"{f}:24 data.split.vall: unknown key; did you mean 'val'? Known keys: file, fold, folds, group_duplicates, method, seed, test, twins, unlisted, val.",
     ]
 
 
@@ -184,3 +185,32 @@ def test_recipe_is_data_only(registry: Registry) -> None:
     assert got[0].startswith("x.toml:9 model._target_: unknown key")
     got = issues_of(write("y.toml", GOOD.replace('"timm"', '"torch.nn:Linear"')), registry)
     assert got[0].startswith("y.toml:8 model.name: unknown model 'torch.nn:Linear'")
+
+
+def test_a_table_that_names_another_plugin_replaces_the_parents(registry: Registry) -> None:
+    """extends and --set: the parent's parameters of one plugin would mean nothing to another (timm's arch
+    'resnet10t' is no MONAI network), so a new name starts the table afresh; the same name merges."""
+    write("sw/base.toml", GOOD.replace('name = "none"', 'name = "sam"\nrho = 0.1'))
+    child = write("sw/child.toml", 'extends = "base.toml"\n[model]\nname = "monai"\n[sharpness]\nname = "none"\n')
+    recipe = load_recipe(child, registry=registry)
+    assert (recipe.model.name, recipe.model.params.arch, recipe.sharpness.name) == ("monai", "DenseNet121", "none")
+    same = write("sw/same.toml", 'extends = "base.toml"\n[model]\nname = "timm"\ndrop_rate = 0.1\n')
+    merged = load_recipe(same, registry=registry)
+    assert (merged.model.params.arch, merged.model.params.drop_rate, merged.sharpness.params.rho) == ("resnet10t", 0.1, 0.1)
+    base = Path("sw/base.toml")
+    assert load_recipe(base, ['model.name="monai"'], registry=registry).model.params.arch == "DenseNet121"
+    switched = load_recipe(base, ["model.arch=SEResNet50", 'model.name="monai"'], registry=registry)
+    assert switched.model.params.arch == "SEResNet50"  # what --set gave the table stays
+    assert load_recipe(base, ["sharpness.name=none"], registry=registry).sharpness.name == "none"
+    assert load_recipe(base, ["sharpness.rho=0.2"], registry=registry).sharpness.params.rho == 0.2
+
+
+def test_resolved_recipe_pins_every_plugin_to_its_distribution(registry: Registry) -> None:
+    recipe = load_recipe(write("p.toml", 'requires = ["sharpreg>=0.1", "pydantic>=2"]\n' + GOOD), registry=registry)
+    pinned = recipe.pinned()
+    assert [pinned[t]["name"] for t in ("data", "model", "optimizer", "sharpness")] == [
+        "sharpreg:phantom", "sharpreg:timm", "sharpreg:adam", "sharpreg:none"]
+    assert pinned["requires"] == ["sharpreg>=0.1.0", "pydantic>=2"] and list(pinned)[:2] == ["schema_version", "requires"]
+    again = write("again.toml", tomli_w.dumps(pinned))
+    assert load_recipe(again, registry=registry).pinned() == pinned  # pinning is stable
+    assert recipe.resolved()["model"]["name"] == "timm"
