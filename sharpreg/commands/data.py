@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,13 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
-def data_module(recipe_path: str | Path, overrides: list[str]) -> DataModule:
-    """Load the recipe, build and set up its data module."""
+def data_module(recipe_path: str | Path, overrides: list[str], *, setup: bool = True) -> DataModule:
+    """Load the recipe, build its data module and (unless told not to) set it up."""
     from ..build import build_datamodule
     from ..recipe import load_recipe
 
     dm = build_datamodule(load_recipe(recipe_path, overrides))
-    dm.setup()
+    if setup:
+        dm.setup()
     return dm
 
 
@@ -83,12 +85,13 @@ def run(args: argparse.Namespace) -> int:
 def fingerprint(args: argparse.Namespace) -> int:
     from ..errors import DataError
 
-    dm = data_module(args.recipe, list(args.overrides))
+    dm = data_module(args.recipe, list(args.overrides), setup=False)  # the images, not the split
     if dm.fingerprint is None:
         raise DataError(f"the data set of {args.recipe} cannot tell the content of its images (no fingerprint)")
-    counts = dm.summary().get("used", {})
     sys.stdout.write(f"{dm.fingerprint}\n")
-    sys.stderr.write(f"{sum(counts.values())} images: " + ", ".join(f"{c} {n}" for c, n in counts.items()) + "\n")
+    used = Counter(dm.class_names[it.label] for it in getattr(dm, "items", []))
+    if used:
+        sys.stderr.write(f"{sum(used.values())} images: " + ", ".join(f"{c} {used[c]}" for c in dm.class_names) + "\n")
     return 0
 
 

@@ -65,6 +65,7 @@ class ImageDataModule(DataModule):
         self.folds: dict[str, int] = {}
         self._datasets: dict[tuple[Split, bool], Dataset] = {}
         self._ready = False
+        self._identified = False
         self._epoch = 0
 
     # -- what a subclass supplies ------------------------------------------------------------
@@ -113,8 +114,10 @@ class ImageDataModule(DataModule):
         return path
 
     # -- the common work ------------------------------------------------------------------------
-    def setup(self) -> None:
-        if self._ready:
+    def identify(self) -> None:
+        """Scan, probe, group and hash the images, and check them against what the recipe pins (no split):
+        all the fingerprint needs. Idempotent; ``setup`` starts with it."""
+        if self._identified:
             return
         items, self.class_names = self.scan()
         if not items:
@@ -132,6 +135,12 @@ class ImageDataModule(DataModule):
             raise DataError(f"{self.data_name}: class {empty[0]!r} has no images left after dropping "
                             f"duplicates / skipping bad images (found {self.found[empty[0]]})")
         self.items = items
+        self._identified = True
+
+    def setup(self) -> None:
+        if self._ready:
+            return
+        self.identify()
         self.assignment = self._assign()
         groups = [self.group_of[it.id] for it in self.items]
         bad = check_no_straddle(groups, [self.assignment[it.id] for it in self.items])
@@ -149,7 +158,7 @@ class ImageDataModule(DataModule):
 
     @property
     def fingerprint(self) -> str | None:
-        self.setup()
+        self.identify()
         return self.content.fingerprint
 
     def _split_is_given(self) -> bool:

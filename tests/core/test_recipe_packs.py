@@ -54,6 +54,14 @@ def test_sharpreg_ships_its_recipes_as_a_pack() -> None:
     assert load_recipe("quickstart", registry=reg).name == load_recipe("sharpreg:quickstart", registry=reg).name
 
 
+def test_a_recipe_extends_an_installed_one(tmp_path: Path) -> None:
+    reg = Registry.discover(strict=False)
+    mine = tmp_path / "mine.toml"
+    mine.write_text('extends = "sharpreg:busi_base"\n[sharpness]\nname = "wsam"\nrho = 0.05\ngamma = 0.9\n')
+    ours, shipped = load_recipe(mine, registry=reg).resolved(), load_recipe("wsam_busi", registry=reg).resolved()
+    assert {k: v for k, v in ours.items() if k != "meta"} == {k: v for k, v in shipped.items() if k != "meta"}
+
+
 def test_a_third_party_pack_runs_by_name_and_extends(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     make_pack(site, "sharpreg-lab", "sr_test_pack", {"lab_base": BASE.replace("lr = 1e-3", "lr = 0.02")})
