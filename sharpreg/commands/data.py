@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,28 +25,27 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="inspect a recipe's data set (counts, split, duplicates, fingerprint)")
     inner = p.add_subparsers(dest="data_command", metavar="ACTION")
-    s = inner.add_parser("summary", help="counts per class and split, image sizes, duplicate groups and their placement")
-    s.add_argument("recipe", help=RECIPE_HELP)
+    s = _action(inner, "summary", run, "counts per class and split, image sizes, duplicate groups and their placement")
     s.add_argument("--json", action="store_true", help="JSON, listing every image under its split")
-    add_set_option(s)
-    s.set_defaults(func=run)
-    f = inner.add_parser("fingerprint", help="the fingerprint of the images a recipe uses (content and classes)",
-                         description="Print the recipe's data fingerprint: SHA-256 over the (content hash, class) "
-                         "pairs of the images it uses. Renamed, losslessly re-encoded or reordered copies share it. "
-                         "Pin it in a recipe as data.fingerprint.")
-    f.add_argument("recipe", help=RECIPE_HELP)
-    add_set_option(f)
-    f.set_defaults(func=fingerprint)
-    w = inner.add_parser("split", help="write the recipe's split as a split file (images named by content)",
-                         description="Write the split the recipe makes, without training, as a split file: every "
-                         "image's content hash, class and split. Another recipe reuses it with "
-                         "data.split.method = \"file\" and data.split.file = FILE.")
-    w.add_argument("recipe", help=RECIPE_HELP)
+    _action(inner, "fingerprint", fingerprint, "the fingerprint of the images a recipe uses (content and classes)",
+            "Print the recipe's data fingerprint: SHA-256 over the (content hash, class) pairs of the images it uses. "
+            "Renamed, losslessly re-encoded or reordered copies share it. Pin it in a recipe as data.fingerprint.")
+    w = _action(inner, "split", split, "write the recipe's split as a split file (images named by content)",
+                "Write the split the recipe makes, without training, as a split file: every image's content hash, "
+                "class and split. Another recipe reuses it with data.split.method = \"file\" and data.split.file = FILE.")
     w.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="split file to write (JSON)")
     w.add_argument("--force", action="store_true", help="overwrite FILE")
-    add_set_option(w)
-    w.set_defaults(func=split)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+
+def _action(inner: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int], help: str,
+            description: str | None = None) -> argparse.ArgumentParser:
+    """A ``data`` action on a recipe (with ``--set``)."""
+    parser = inner.add_parser(name, help=help, description=description or help)
+    parser.add_argument("recipe", help=RECIPE_HELP)
+    add_set_option(parser)
+    parser.set_defaults(func=func)
+    return parser
 
 
 def data_module(recipe_path: str | Path, overrides: list[str], *, setup: bool = True) -> DataModule:
