@@ -40,6 +40,16 @@ def test_registry_discovers_the_example_rule_and_the_kit_passes(installed_exampl
     check_rule_spec(provided.spec)
 
 
+def test_the_example_ships_a_recipe_that_extends_sharpregs(installed_example):
+    from sharpreg.recipe import load_recipe
+
+    reg = Registry.discover(strict=True)
+    assert reg.get("recipe", "friendly_busi").plugin.dist == "sharpreg-example-rule"
+    recipe = load_recipe("sharpreg-example-rule:friendly_busi", registry=reg)
+    assert (recipe.sharpness.name, recipe.model.params.arch, recipe.optimizer.name) == ("friendly_sam", "resnet50", "adam")
+    assert recipe.pinned()["sharpness"]["name"] == "sharpreg-example-rule:friendly_sam"
+
+
 def test_the_kit_catches_a_broken_rule(installed_example):
     """The kit can fail: a rule that ignores rho is not the base optimizer at rho = 0."""
     import dataclasses

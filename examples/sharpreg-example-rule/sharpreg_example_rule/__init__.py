@@ -6,12 +6,13 @@ Subtracting the running mean of the gradient removes its "full-batch" component 
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import torch
 from pydantic import Field
 
-from sharpreg import RuleParams, RuleSpec, hookimpl
+from sharpreg import RecipeSpec, RuleParams, RuleSpec, hookimpl
 from sharpreg.engine import BaseRule, StepContext
 from sharpreg.engine import ops
 
@@ -72,3 +73,10 @@ SPEC = RuleSpec(
 @hookimpl
 def sharpreg_sharpness_rules() -> list[RuleSpec]:
     return [SPEC]
+
+
+@hookimpl
+def sharpreg_recipes() -> list[RecipeSpec]:
+    """A recipe pack: the package's recipes, installed as package data (``sharpreg run friendly_busi``)."""
+    here = resources.files(__name__) / "recipes"
+    return [RecipeSpec("friendly_busi", here / "friendly_busi.toml", "Friendly-SAM + Adam on sharpreg's BUSI setting")]
