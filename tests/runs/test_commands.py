@@ -88,6 +88,7 @@ def test_evaluate_on_an_image_folder(runs: list[Path], tmp_path: Path, capsys: p
     y = [r["class"] == "malignant" for r in rows]
     assert record["metrics"]["auroc"] == pytest.approx(roc_auc_score(y, [float(r["prob_malignant"]) for r in rows]))
     assert (out / "plots" / "roc.png").is_file() and (out / "plots" / "confusion_matrix.png").is_file()
+    assert "| lab | image_folder | 10 |" in (runs[1] / "MODEL_CARD.md").read_text()  # the card lists it
     assert main(["evaluate", str(runs[1]), "--data", str(data), "--set", "eval.bootstrap=0"]) == 0
     assert (runs[1] / "evaluations" / "lab-2" / "metrics.json").is_file()  # never overwritten
 
