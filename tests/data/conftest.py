@@ -26,6 +26,12 @@ def pattern(seed: int, size: tuple[int, int] = (40, 48)) -> np.ndarray:
     return (img * 255).astype(np.uint8)
 
 
+def file_order(ds) -> list[int]:
+    """Positions in a served data set of an array-backed data set's images (ids ``split[i]``), in the file's
+    order: items are served in content order, not in the order of the file."""
+    return sorted(range(len(ds)), key=lambda i: int(ds[i]["id"].split("[")[1].rstrip("]")))
+
+
 def save_png(path: Path, a: np.ndarray, mode: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(a, mode=mode).save(path)

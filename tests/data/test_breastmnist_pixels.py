@@ -11,6 +11,8 @@ import torch
 from sharpreg.errors import DataError
 from sharpreg_plugins.datasets.breastmnist import BreastMnistData, BreastMnistParams
 
+from .conftest import file_order
+
 SIZES = {"train": 6, "val": 2, "test": 4}
 
 
@@ -26,8 +28,9 @@ def write_npz(folder: Path, dtype: type = np.uint8) -> dict[str, np.ndarray]:
 
 
 def served(dm: BreastMnistData, split: str) -> torch.Tensor:
+    """A split's images as the network sees them, in the order of the .npz file."""
     ds = dm.dataset(split, train_transforms=False)
-    return torch.stack([ds[i]["image"] for i in range(len(ds))])
+    return torch.stack([ds[i]["image"] for i in file_order(ds)])
 
 
 def test_default_pixels_are_medmnists_normalisation_at_native_size(tmp_path, ctx):

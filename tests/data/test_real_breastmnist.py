@@ -12,6 +12,8 @@ import torch
 from sharpreg.data.module import DataContext
 from sharpreg_plugins.datasets.breastmnist import BreastMnistData, BreastMnistParams
 
+from .conftest import file_order
+
 pytestmark = pytest.mark.data
 
 
@@ -44,5 +46,5 @@ def test_cross_split_conflicting_duplicate_reported_and_droppable(real_data: Pat
 def test_real_pixels_reach_the_network_as_medmnist_feeds_them(real_data: Path):
     raw = np.load(real_data / "breastmnist" / "breastmnist.npz")["test_images"]
     ds = bm(real_data).dataset("test")
-    x = torch.stack([ds[i]["image"][0] for i in range(len(ds))])
+    x = torch.stack([ds[i]["image"][0] for i in file_order(ds)])
     torch.testing.assert_close(x, torch.from_numpy(raw).float() / 127.5 - 1, rtol=0, atol=1e-6)
