@@ -179,6 +179,12 @@ class DataParams(PluginParams):
     cache: Literal["memory", "none"] = Field(
         "memory", description="Cache decoded, resized images so later epochs do not decode again."
     )
+    normalize: Literal["none", "imagenet"] = Field(
+        "none",
+        description="'none': pixels in [0, 1] (from-scratch training). 'imagenet': each channel standardized "
+        "with ImageNet's mean and standard deviation, as ImageNet-pretrained weights expect (greyscale: the "
+        "mean of the three channels' statistics). Applied after augmentation.",
+    )
     split: SplitParams = Field(default_factory=SplitParams, description="The split.")
     augment: AugmentParams = Field(default_factory=AugmentParams, description="Training augmentation.")
     fingerprint: str | None = Field(

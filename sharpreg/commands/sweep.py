@@ -85,9 +85,28 @@ def print_headline(console, sweep_dir: Path, metric: str = "auroc") -> None:
         console.print(table)
 
 
-def sweep(args: argparse.Namespace) -> int:
+def print_plan(grid, out: Path, tasks) -> None:
+    """``--dry-run``: every run (tuning runs first) with what it needs and its overrides."""
     from rich.console import Console
     from rich.table import Table
+
+    keys = grid.tuning.keys if grid.tuning else {}
+    tuned = f" ({len(grid.tuning.runs)} tuning runs first choose {', '.join(sorted(set(keys.values())))} on " \
+        "validation)" if grid.tuning else ""
+    todo = sum(t.action != "skip" for t in tasks)
+    table = Table(title=f"sweep {grid.name}: {len(tasks)} runs into {out}{tuned} ({todo} to do; all recipes valid)",
+                  title_justify="left")
+    for col in ("run", "action", "overrides"):
+        table.add_column(col)
+    for t in tasks:
+        chosen = f" + {keys[t.variant]} as chosen" if not t.tuning and t.variant in keys else ""
+        table.add_row(("tune/" if t.tuning else "") + t.id, t.action + (f" ({t.note})" if t.note else ""),
+                      " ".join(t.overrides) + chosen)
+    Console().print(table)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
 
     from ..errors import SharpregError
     from ..study.grid import load_grid
@@ -101,27 +120,25 @@ def sweep(args: argparse.Namespace) -> int:
     threads = args.threads or grid.config.threads
     if workers < 1 or threads < 1:
         raise SharpregError("--workers and --threads must be at least 1")
-    tasks = plan(grid, out)
+    tasks = plan(grid, out, tuning=True) + plan(grid, out) if grid.tuning else plan(grid, out)
     todo = [t for t in tasks if t.action is not Action.SKIP]
     if args.dry_run:
-        table = Table(title=f"sweep {grid.name}: {len(tasks)} runs into {out} ({len(todo)} to do; all recipes valid)",
-                      title_justify="left")
-        for col in ("run", "action", "overrides"):
-            table.add_column(col)
-        for t in tasks:
-            table.add_row(t.id, t.action + (f" ({t.note})" if t.note else ""), " ".join(t.overrides))
-        Console().print(table)
+        print_plan(grid, out, tasks)
         return 0
     console.print(f"sweep {grid.name}: {len(tasks)} runs, {len(tasks) - len(todo)} finished, {len(todo)} to run "
                   f"into {out} ({args.executor}, {workers} workers x {threads} threads)", markup=False)
     manifest = run_sweep(grid, out, SweepOptions(workers=workers, threads=threads, executor=args.executor,
                                                  progress=not args.no_progress), console=console)
     runs = manifest.data["runs"]
-    failed = [k for k, v in runs.items() if v.get("status") != Status.DONE]
-    console.print(f"sweep {grid.name}: {len(runs) - len(failed)}/{len(runs)} runs finished; "
-                  f"wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s", markup=False)
+    tune = manifest.data.get("tune") or {}
+    failed = [k for k, v in {**tune.get("runs", {}), **runs}.items() if v.get("status") != Status.DONE]
+    console.print(f"sweep {grid.name}: {sum(v.get('status') == Status.DONE for v in runs.values())}/{len(grid.combos)} "
+                  f"runs finished; wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s", markup=False)
     for k in failed:
-        console.print(f"  {k}: {runs[k].get('status')} (log {out / runs[k].get('log', '')})", markup=False)
-    if not args.no_report and len(failed) < len(runs):
+        entry = manifest.entry(k)
+        console.print(f"  {k}: {entry.get('status')} (log {out / entry.get('log', '')})", markup=False)
+    if tune.get("waiting"):
+        console.print(f"  {len(tune['waiting'])} main runs wait for their tuning runs", markup=False)
+    if not args.no_report and any(v.get("status") == Status.DONE for v in runs.values()):
         report(out, plots=not args.no_plots)
     return 1 if failed else 0

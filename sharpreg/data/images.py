@@ -333,7 +333,7 @@ class ImageDataModule(DataModule):
         if key not in self._datasets:
             pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans, self.intensity_transforms())
             aug = tf.augmentation(self.params.augment) if augment else []
-            chain = mt.Compose([*pre, *aug])
+            chain = mt.Compose([*pre, *aug, *tf.normalization(self.params.normalize, self.in_chans)])
             records = self._records(split)
             try:
                 ds = image_dataset(records, chain, cache=self.params.cache == "memory")

@@ -15,6 +15,9 @@ from monai import transforms as mt
 from ..specs import AugmentParams
 
 KEYS = ["image"]
+#: ImageNet's per-channel mean and standard deviation of [0, 1] pixels (torchvision's and timm's defaults)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def preprocess(image_size: int, channels: int, intensity: list[mt.Transform] | None = None) -> list[mt.Transform]:
@@ -30,6 +33,20 @@ def preprocess(image_size: int, channels: int, intensity: list[mt.Transform] | N
         mt.EnsureTyped(KEYS, dtype="float32", track_meta=False),
     ]
     return chain
+
+
+def normalization(kind: str, channels: int) -> list[mt.Transform]:
+    """The last step of every chain (after augmentation, so rotations still pad with black): ``"imagenet"``
+    standardizes each channel with ImageNet's statistics, as networks pretrained on ImageNet expect; one
+    channel gets the mean of the three channels' statistics (timm sums a pretrained first convolution's
+    RGB kernels for greyscale input, so this keeps its input scale). ``"none"``: pixels stay in [0, 1]."""
+    if kind == "none":
+        return []
+    if kind != "imagenet":
+        raise ValueError(f"unknown normalization {kind!r}")
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((sum(IMAGENET_MEAN) / 3,), (sum(IMAGENET_STD) / 3,))
+    return [mt.NormalizeIntensityd(KEYS, subtrahend=mean, divisor=std, channel_wise=True),
+            mt.EnsureTyped(KEYS, dtype="float32", track_meta=False)]
 
 
 def augmentation(params: AugmentParams) -> list[mt.Transform]:

@@ -93,6 +93,15 @@ def match_classes(data_classes: list[str], model_classes: list[str]) -> list[int
     return [lookup[c.lower()] for c in data_classes]
 
 
+def _run_threshold(run: RunFolder | ExportedModel, checkpoint: Weights) -> float | None:
+    """The operating threshold the run chose on its own validation split for its best model (None for
+    the last checkpoint's weights, an exported model, or a run that chose none)."""
+    if checkpoint == "last" or isinstance(run, ExportedModel):
+        return None
+    summary = run.read_summary(missing_ok=True)
+    return None if summary is None or summary.threshold is None else summary.threshold.value
+
+
 def open_trained(path: Path) -> RunFolder | ExportedModel:
     """A run folder, or an exported recipe (a file) with the model beside it."""
     return ExportedModel(path) if Path(path).is_file() else RunFolder.open(path)
@@ -119,7 +128,8 @@ def evaluate_on(source: Path | RunFolder | ExportedModel, other_path: Path, over
     absent = [c for i, c in enumerate(classes) if not (pred.labels == i).any()]
     if absent:
         log.warning("the data set has no images of %s: metrics of those classes are undefined", ", ".join(absent))
-    metrics, intervals = evaluator.score(pred), evaluator.intervals(pred)
+    threshold = _run_threshold(run, checkpoint)
+    metrics, intervals = evaluator.score(pred, threshold), evaluator.intervals(pred, threshold)
     folder = run.new_evaluation(name or Path(other_path).stem)
     folder.copy_data_file(Path(other_path))
     folder.write_predictions(pred, classes)
@@ -134,6 +144,7 @@ def evaluate_on(source: Path | RunFolder | ExportedModel, other_path: Path, over
         "ci_method": {"method": "percentile bootstrap over cases", "resamples": ev.bootstrap, "confidence": ev.confidence,
                       "seed": ev.bootstrap_seed},
         "classes": classes, "positive_class": ev.positive_class,
+        "threshold": threshold, "threshold_source": "the run's validation split" if threshold is not None else None,
         "recipe": trained_recipe.name,
     }
     folder.write_record(record)

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from ..build import build_model, model_inputs
 from ..errors import RunError
-from ..metrics import bootstrap_intervals, compute_metrics
+from ..metrics import ThresholdChoice, bootstrap_intervals, choose_threshold, compute_metrics, positive_of
 from ..recipe import Recipe
 from ..recipe.core import EvalConfig, TrainConfig
 from ..runs import Predictions, RunFolder
@@ -85,18 +85,28 @@ class Evaluator:
         return predict(self.model, dataset, device=self.device, batch_size=self.batch_size, precision=self.precision,
                        num_workers=self.num_workers, loss_fn=self.loss_fn, label_map=label_map)
 
-    def metrics(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-        """Every metric of the table that predictions define."""
+    def metrics(self, labels: np.ndarray, probs: np.ndarray, threshold: float | None = None) -> dict[str, float]:
+        """Every metric of the table that predictions define (and, with ``threshold``, those at it)."""
         return compute_metrics(labels, probs, self.classes, positive_class=self.eval.positive_class,
-                               calibration_bins=self.eval.calibration_bins)
+                               calibration_bins=self.eval.calibration_bins, threshold=threshold)
 
-    def score(self, pred: Predictions) -> dict[str, float]:
+    def score(self, pred: Predictions, threshold: float | None = None) -> dict[str, float]:
         """The loss and every metric of the table."""
-        return {"loss": pred.loss} | self.metrics(pred.labels, pred.probs)
+        return {"loss": pred.loss} | self.metrics(pred.labels, pred.probs, threshold)
 
-    def intervals(self, pred: Predictions) -> dict[str, list[float | None]]:
-        """Bootstrap intervals of the metrics, as ``[eval]`` asks."""
+    def intervals(self, pred: Predictions, threshold: float | None = None) -> dict[str, list[float | None]]:
+        """Bootstrap intervals of the metrics, as ``[eval]`` asks (a threshold stays fixed)."""
         ev = self.eval
         return bootstrap_intervals(pred.labels, pred.probs, self.classes, resamples=ev.bootstrap,
                                    confidence=ev.confidence, seed=ev.bootstrap_seed,
-                                   positive_class=ev.positive_class, calibration_bins=ev.calibration_bins)
+                                   positive_class=ev.positive_class, calibration_bins=ev.calibration_bins,
+                                   threshold=threshold)
+
+    def choose_threshold(self, val: Predictions) -> ThresholdChoice | None:
+        """The operating threshold chosen on validation predictions by ``eval.threshold`` (binary tasks
+        only; None otherwise or when a class is missing from ``val``)."""
+        if len(self.classes) != 2 or len(val) == 0:
+            return None
+        pos = self.classes.index(positive_of(self.classes, self.eval.positive_class))
+        return choose_threshold(val.labels == pos, val.probs[:, pos], self.eval.threshold,
+                                target_sensitivity=self.eval.target_sensitivity)

@@ -15,8 +15,8 @@ def positive_of(class_names: list[str], positive_class: str | None) -> str:
     return positive_class if positive_class in class_names else class_names[-1]
 
 
-def _scored(k: int) -> list[Metric]:
-    return [m for m in METRICS if m.score is not None and m.applies(k)]
+def _scored(k: int, threshold: float | None) -> list[Metric]:
+    return [m for m in METRICS if m.score is not None and m.applies(k, threshold)]
 
 
 def _named(values: dict[str, np.ndarray | float], metrics: list[Metric], class_names: list[str],
@@ -35,33 +35,37 @@ def _named(values: dict[str, np.ndarray | float], metrics: list[Metric], class_n
 
 
 def compute_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str], *,
-                    positive_class: str | None = "malignant", calibration_bins: int = 15) -> dict[str, float]:
-    """Every metric of the table that predictions alone define, from the libraries (scikit-learn,
-    torchmetrics); per-class sensitivity and specificity for every class, ``positive_class`` first."""
+                    positive_class: str | None = "malignant", calibration_bins: int = 15,
+                    threshold: float | None = None) -> dict[str, float]:
+    """Every metric of the table that predictions define, from the libraries (scikit-learn,
+    torchmetrics); per-class sensitivity and specificity for every class, ``positive_class`` first.
+    With ``threshold`` (on the positive class's probability, chosen on validation) also the metrics
+    at that operating point."""
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     pos = positive_of(class_names, positive_class)
-    cases = Cases(labels, probs, class_names.index(pos), calibration_bins)
-    metrics = _scored(len(class_names))
+    cases = Cases(labels, probs, class_names.index(pos), calibration_bins, threshold)
+    metrics = _scored(len(class_names), threshold)
     values = {m.name: m.score(cases) for m in metrics}  # type: ignore[misc]
     return {k: float(v) for k, v in _named(values, metrics, class_names, pos)}  # type: ignore[arg-type]
 
 
 def resample_metrics(labels: np.ndarray, probs: np.ndarray, idx: np.ndarray, class_names: list[str], *,
-                     positive_class: str | None = "malignant", calibration_bins: int = 15) -> dict[str, np.ndarray]:
+                     positive_class: str | None = "malignant", calibration_bins: int = 15,
+                     threshold: float | None = None) -> dict[str, np.ndarray]:
     """The metrics of :func:`compute_metrics` for each row of ``idx`` (B×n indices into the cases)."""
     y = np.asarray(labels, dtype=np.int64)[idx]
     p = np.asarray(probs, dtype=np.float64)[idx]
     pos = positive_of(class_names, positive_class)
     c = class_names.index(pos)
-    resamples = Resamples(y, p, c, calibration_bins)
-    metrics = _scored(len(class_names))
+    resamples = Resamples(y, p, c, calibration_bins, threshold)
+    metrics = _scored(len(class_names), threshold)
     values: dict[str, np.ndarray] = {}
     for m in metrics:
         if m.batched is not None:
             values[m.name] = np.asarray(m.batched(resamples), dtype=np.float64)
         else:  # no vectorized form: the plain definition, resample by resample
-            values[m.name] = np.stack([np.asarray(m.score(Cases(y[b], p[b], c, calibration_bins)),  # type: ignore[misc]
+            values[m.name] = np.stack([np.asarray(m.score(Cases(y[b], p[b], c, calibration_bins, threshold)),  # type: ignore[misc]
                                                   dtype=np.float64) for b in range(len(idx))])
     return dict(_named(values, metrics, class_names, pos))  # type: ignore[arg-type]
 

@@ -18,6 +18,9 @@ class _Scored:
     positive: int
     """index of the class whose sensitivity and specificity are reported under the plain names"""
     calibration_bins: int = 15
+    threshold: float | None = None
+    """operating threshold on the positive class's probability (chosen on validation): a case is called
+    positive when its probability is at least this; None where no threshold was chosen"""
 
     @property
     def k(self) -> int:
@@ -37,6 +40,14 @@ class Cases(_Scored):
         from sklearn import metrics as skm
 
         return skm.confusion_matrix(self.labels, self.pred, labels=list(range(self.k)))
+
+    @cached_property
+    def at_threshold(self) -> np.ndarray:
+        """The confusion matrix (negative, positive) of the positive class called at ``threshold``."""
+        from sklearn import metrics as skm
+
+        called = self.probs[:, self.positive] >= _threshold(self)
+        return skm.confusion_matrix(self.labels == self.positive, called, labels=[False, True])
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,21 @@ class Resamples(_Scored):
         tn = self.labels.shape[1] - true_n - fp
         with np.errstate(invalid="ignore", divide="ignore"):
             return tn / (tn + fp)
+
+    @cached_property
+    def at_threshold(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per resample: sensitivity and specificity of the positive class called at ``threshold``."""
+        called = self.probs[:, :, self.positive] >= _threshold(self)
+        true = self.labels == self.positive
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ((called & true).sum(axis=1) / true.sum(axis=1),
+                    (~called & ~true).sum(axis=1) / (~true).sum(axis=1))
+
+
+def _threshold(scored: _Scored) -> float:
+    if scored.threshold is None:
+        raise ValueError("a metric at the validation threshold needs a threshold")
+    return scored.threshold
 
 
 # -- plain: one set of cases, from the libraries ------------------------------------------------------
@@ -119,6 +145,32 @@ def specificity(c: Cases) -> np.ndarray:
     return np.array([tn[i] / (tn[i] + fp[i]) if tn[i] + fp[i] else np.nan for i in range(c.k)])
 
 
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den else float("nan")
+
+
+def sensitivity_at_threshold(c: Cases) -> float:
+    """The positive class's sensitivity when it is called at the validation-chosen threshold."""
+    (tn, fp), (fn, tp) = c.at_threshold
+    return _ratio(tp, tp + fn)
+
+
+def specificity_at_threshold(c: Cases) -> float:
+    """The positive class's specificity when it is called at the validation-chosen threshold."""
+    (tn, fp), (fn, tp) = c.at_threshold
+    return _ratio(tn, tn + fp)
+
+
+def brier(c: Cases) -> float:
+    """scikit-learn's Brier score: mean squared error of the positive class's probability (binary), or of
+    the probability vector against the one-hot label, summed over classes (more classes)."""
+    from sklearn import metrics as skm
+
+    if c.k == 2:
+        return float(skm.brier_score_loss(c.labels == c.positive, c.probs[:, c.positive]))
+    return float(skm.brier_score_loss(c.labels, c.probs, labels=list(range(c.k))))
+
+
 def ece(c: Cases) -> float:
     """torchmetrics' L1 calibration error of the top-1 confidence."""
     import torch
@@ -171,6 +223,21 @@ def sensitivity_b(r: Resamples) -> np.ndarray:
 
 def specificity_b(r: Resamples) -> np.ndarray:
     return r.specificity
+
+
+def sensitivity_at_threshold_b(r: Resamples) -> np.ndarray:
+    return r.at_threshold[0]
+
+
+def specificity_at_threshold_b(r: Resamples) -> np.ndarray:
+    return r.at_threshold[1]
+
+
+def brier_b(r: Resamples) -> np.ndarray:
+    if r.k == 2:
+        return ((r.probs[:, :, r.positive] - (r.labels == r.positive)) ** 2).mean(axis=1)
+    onehot = np.eye(r.k)[r.labels]
+    return ((r.probs - onehot) ** 2).sum(axis=2).mean(axis=1)
 
 
 def ece_b(r: Resamples) -> np.ndarray:

@@ -40,8 +40,13 @@ class Metric:
     per_class: bool = False
     compare: bool = False
     """a default column of ``sharpreg compare``"""
+    needs_threshold: bool = False
+    """defined only at an operating threshold chosen on the validation split (see ``metrics.threshold``)"""
 
-    def applies(self, n_classes: int) -> bool:
+    def applies(self, n_classes: int, threshold: float | None = None) -> bool:
+        """Whether the metric is defined for ``n_classes`` classes (and, if it needs one, a threshold)."""
+        if self.needs_threshold and threshold is None:
+            return False
         return self.task == "any" or (self.task == "binary") == (n_classes == 2)
 
 
@@ -56,6 +61,13 @@ METRICS: tuple[Metric, ...] = (
            per_class=True, compare=True),
     Metric("specificity", "specificity", "spec.", "higher", True, d.specificity, d.specificity_b,
            per_class=True, compare=True),
+    Metric("sensitivity_at_threshold", "sensitivity at the validation threshold", "sens.@thr", "higher", False,
+           d.sensitivity_at_threshold, d.sensitivity_at_threshold_b, task="binary", compare=True,
+           needs_threshold=True),
+    Metric("specificity_at_threshold", "specificity at the validation threshold", "spec.@thr", "higher", False,
+           d.specificity_at_threshold, d.specificity_at_threshold_b, task="binary", compare=True,
+           needs_threshold=True),
+    Metric("brier", "Brier score", "Brier", "lower", True, d.brier, d.brier_b, compare=True),
     Metric("ece", "ECE", "ECE", "lower", True, d.ece, d.ece_b, compare=True),
     Metric("loss", "loss", "loss", "lower", True, None),
 )
@@ -74,8 +86,9 @@ def names() -> list[str]:
 
 
 def monitor_choices() -> list[str]:
-    """What ``train.monitor`` may name: every metric with one value per evaluation."""
-    return names()
+    """What ``train.monitor`` may name: every metric with one value per evaluation (none that needs a
+    threshold chosen on the validation split it would select on)."""
+    return [m.name for m in METRICS if not m.needs_threshold]
 
 
 def lower_is_better(name: str) -> bool:

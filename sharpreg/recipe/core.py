@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ..metrics.table import monitor_choices
+from ..metrics.threshold import ThresholdRule
 from ..specs import FINGERPRINT_PATTERN
 
 
@@ -114,6 +115,16 @@ class EvalConfig(CoreModel):
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
     bootstrap_seed: int = Field(0, ge=0, description="Seed of the bootstrap resampling (intervals are reproducible).")
     calibration_bins: int = Field(15, ge=2, le=100, description="Bins of the expected calibration error.")
+    threshold: ThresholdRule = Field(
+        "youden", description="How the operating threshold on the positive class's probability is chosen on the "
+        "validation split (binary tasks): 'youden' maximizes sensitivity + specificity - 1; 'sensitivity' takes "
+        "the highest threshold whose validation sensitivity reaches target_sensitivity. Test sensitivity and "
+        "specificity at it are reported beside the arg-max ones.")
+    target_sensitivity: float = Field(
+        0.9, gt=0.0, le=1.0, description="Validation sensitivity the 'sensitivity' threshold rule must reach.")
+    score_test: bool = Field(
+        True, description="Score the test split at the end. A sweep's tuning runs set false: their test images "
+        "are never loaded, so a choice made from them cannot depend on the test set.")
 
 
 BESIDE = r"^(?!\.\.?$)[^/\\]+$"

@@ -113,9 +113,10 @@ def confusion_matrix(labels: np.ndarray, probs: np.ndarray, class_names: list[st
 
 def roc(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Path, *,
         positive_class: str | None = None, auroc_ci: Sequence[float | None] | None = None,
-        confidence: float = 0.95, title: str = "test set") -> Path:
-    """Binary: the ROC of the positive class with its AUROC (and interval) and the operating point of the
-    arg-max decision. More classes: one curve per class (one-vs-rest)."""
+        confidence: float = 0.95, title: str = "test set", threshold: float | None = None) -> Path:
+    """Binary: the ROC of the positive class with its AUROC (and interval), the operating point of the
+    arg-max decision and, given, that of the threshold chosen on validation. More classes: one curve per
+    class (one-vs-rest)."""
     labels = np.asarray(labels)
     probs = np.asarray(probs)
     fig, ax = plt.subplots(figsize=(5.2, 5))
@@ -142,6 +143,11 @@ def roc(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Pat
         spec = float(((pred != c) & (y == 0)).sum() / (1 - y).sum())
         ax.plot(1 - spec, sens, "o", color=line.get_color(), ms=8, mec="black",
                 label=f"arg-max decision: sens {sens:.2f}, spec {spec:.2f}")
+        if k == 2 and threshold is not None:
+            called = probs[:, c] >= threshold
+            sens_t, spec_t = float((called & (y == 1)).sum() / y.sum()), float((~called & (y == 0)).sum() / (1 - y).sum())
+            ax.plot(1 - spec_t, sens_t, "s", color=line.get_color(), ms=8, mec="black", mfc="white",
+                    label=f"validation threshold {threshold:.3f}: sens {sens_t:.2f}, spec {spec_t:.2f}")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")
@@ -149,6 +155,37 @@ def roc(labels: np.ndarray, probs: np.ndarray, class_names: list[str], path: Pat
     ax.set_ylabel("sensitivity (true-positive rate)")
     ax.set_title(f"ROC, {title} (n = {len(labels)})")
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def reliability(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: Path, *, bins: int = 10,
+                title: str = "test set", what: str = "the positive class") -> Path:
+    """Reliability diagram: for each ``(label, outcome, probability)`` the observed frequency of the outcome
+    against the mean predicted probability in ``bins`` equal-width bins (scikit-learn's
+    ``calibration_curve``), the Brier score in the legend, and below, how many cases fall in each bin."""
+    from sklearn.calibration import calibration_curve
+
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfect calibration")
+    edges = np.linspace(0, 1, bins + 1)
+    for i, (name, outcome, prob) in enumerate(curves):
+        outcome, prob = np.asarray(outcome, dtype=int), np.asarray(prob, dtype=float)
+        if len(outcome) == 0:
+            continue
+        color = f"C{i % 10}"
+        if outcome.min() != outcome.max():
+            frac, mean = calibration_curve(outcome, prob, n_bins=bins, strategy="uniform")
+            brier = float(np.mean((prob - outcome) ** 2))
+            ax.plot(mean, frac, marker="o", ms=4, color=color, label=f"{name}  Brier {brier:.3f} (n = {len(outcome)})")
+        hist.hist(prob, bins=edges, histtype="step", color=color, lw=1.2)
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_ylabel(f"observed frequency of {what}")
+    ax.set_title(f"reliability, {title}")
+    ax.legend(loc="upper left", fontsize=7)
+    hist.set_xlabel(f"predicted probability of {what}")
+    hist.set_ylabel("cases")
     fig.tight_layout()
     return _save(fig, path)
 

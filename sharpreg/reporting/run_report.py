@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import RunError
-from ..runs import EvaluationFolder, RunFolder
+from ..runs import EvaluationFolder, Predictions, RunFolder, Summary
 from . import plots
 
 
 def draw_run_plots(run: RunFolder) -> list[Path]:
-    """``plots/learning_curves.png``, ``confusion_matrix.png``, ``roc.png`` and ``sharpness.png``
-    (the last three as far as the files they need exist). Returns the paths written."""
+    """``plots/learning_curves.png``, ``sharpness.png``, ``confusion_matrix.png``, ``roc.png`` and
+    ``reliability.png`` (as far as the files they need exist). Returns the paths written."""
     rows = run.read_metrics()
     summary = run.read_summary(missing_ok=True)
     if not rows and summary is None:
@@ -34,8 +34,22 @@ def draw_run_plots(run: RunFolder) -> list[Path]:
         written.append(plots.roc(pred.labels, pred.probs, classes, run.plot("roc"),
                                  positive_class=summary.positive_class if summary else None,
                                  auroc_ci=summary.test_ci.get("auroc") if summary else None,
-                                 confidence=summary.ci.confidence if summary else 0.95, title=name))
+                                 confidence=summary.ci.confidence if summary else 0.95, title=name,
+                                 threshold=summary.threshold.value if summary and summary.threshold else None))
+        written.append(_reliability(pred, classes, run.plot("reliability"), summary, name))
     return written
+
+
+def _reliability(pred: Predictions, classes: list[str], path: Path, summary: Summary | None, name: str) -> Path:
+    """Binary: the positive class's probability; more classes: the top-1 confidence against correctness."""
+    if len(classes) == 2:
+        positive = summary.positive_class if summary and summary.positive_class in classes else classes[-1]
+        c = classes.index(positive)
+        return plots.reliability([("test", pred.labels == c, pred.probs[:, c])], path, title=f"{name}, test set",
+                                 what=positive)
+    correct = pred.probs.argmax(axis=1) == pred.labels
+    return plots.reliability([("test", correct, pred.probs.max(axis=1))], path, title=f"{name}, test set",
+                             what="a correct top-1 class")
 
 
 def draw_evaluation_plots(folder: EvaluationFolder) -> list[Path]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 LOGGER = "sharpreg"
 Checkpoint = Literal["last", "best"]
 Weights = Literal["best", "last", "safetensors"]
+PredictedSplit = Literal["test", "val"]
 
 
 class RunState(StrEnum):
@@ -67,6 +68,8 @@ class RunFolder:
     MODEL_CARD = "MODEL_CARD.md"
     SHARPNESS = "sharpness.json"
     PREDICTIONS = "predictions/test.csv"
+    VAL_PREDICTIONS = "predictions/val.csv"
+    """the best epoch's model on the validation split (the threshold is chosen from these)"""
     CHECKPOINTS = "checkpoints"
     PLOTS = "plots"
     EVALUATIONS = "evaluations"
@@ -263,11 +266,14 @@ class RunFolder:
             raise RunError(f"{file} is not a sharpreg summary ({exc.error_count()} problems, first at "
                            f"{'.'.join(map(str, exc.errors()[0]['loc']))})") from None
 
-    def write_predictions(self, pred: Predictions, classes: list[str]) -> None:
-        write_predictions(self.path / self.PREDICTIONS, pred, classes)
+    def predictions_file(self, split: PredictedSplit = "test") -> Path:
+        return self.path / (self.PREDICTIONS if split == "test" else self.VAL_PREDICTIONS)
 
-    def read_predictions(self) -> tuple[Predictions, list[str]] | None:
-        file = self.path / self.PREDICTIONS
+    def write_predictions(self, pred: Predictions, classes: list[str], split: PredictedSplit = "test") -> None:
+        write_predictions(self.predictions_file(split), pred, classes)
+
+    def read_predictions(self, split: PredictedSplit = "test") -> tuple[Predictions, list[str]] | None:
+        file = self.predictions_file(split)
         return read_predictions(file) if file.is_file() else None
 
     def write_sharpness(self, result: dict[str, Any]) -> None:

@@ -33,6 +33,18 @@ class Trend(_Lenient):
     mean: float | None = None
 
 
+class ThresholdRecord(_Lenient):
+    """The operating threshold chosen on the validation split (``eval.threshold``) and what it achieved
+    there; test sensitivity and specificity at it are ``test.*_at_threshold``."""
+
+    rule: str = "youden"
+    value: float = 0.5
+    val_sensitivity: float | None = None
+    val_specificity: float | None = None
+    val_n: int = 0
+    target_sensitivity: float | None = None
+
+
 class Summary(_Lenient):
     """The test metrics of the selected model with their intervals, the train − test gap, the sharpness
     diagnostics and the cost of a finished run; field order is the file's key order."""
@@ -46,6 +58,7 @@ class Summary(_Lenient):
     best_epoch: int | None = None
     monitor: str = "auroc"
     best_val: float | None = None
+    threshold: ThresholdRecord | None = None
     test: dict[str, float | None] = Field(default_factory=dict)
     test_ci: dict[str, Interval] = Field(default_factory=dict)
     ci: IntervalMethod = Field(default_factory=IntervalMethod)

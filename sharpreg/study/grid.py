@@ -1,9 +1,10 @@
-"""Grid files: a base recipe and the override sets of a sweep (a cartesian grid and/or explicit variants).
+"""Grid files: a base recipe and the override sets of a sweep (a cartesian grid, zip axes and/or
+explicit variants), expanded into runs.
 
 ```toml
 recipe = "busi_cpu.toml"                  # base recipe, relative to this file
 name = "busi-cpu"                         # sweep name (default: the file name)
-baseline = "none"                         # sharpness.name the paired tests compare against
+baseline = "none"                         # method the paired tests compare against
 workers = 2                               # parallel runs (--workers overrides)
 threads = 1                               # torch threads per run (--threads overrides)
 
@@ -11,16 +12,21 @@ threads = 1                               # torch threads per run (--threads ove
 "train.epochs" = 30
 
 [grid]                                    # cartesian product of value lists
+"data.split.fold" = [0, 1, 2, 3, 4]
+"train.seed" = [0, 1]
+
+[zip.model]                               # one axis: the lists pair element by element
 "model.arch" = ["resnet10t", "vit_tiny_patch16_224"]
-"train.seed" = [0, 1, 2]
+"optimizer.lr" = [1e-3, 5e-4]
 
 [[variants]]                              # each variant is combined with every grid point
-label = "sam"                             # optional: the variant's part of the run id
+label = "sam"                             # the variant's part of the run id and its method name
 "sharpness.name" = "sam"
 "sharpness.rho" = 0.05
 ```
 
 Keys are dotted recipe keys, quoted (``"sharpness.rho"``) or as TOML dotted keys (``sharpness.rho``).
+``[tune]`` (``tuning.py``) chooses each variant's key hyper-parameter on validation first.
 """
 
 from __future__ import annotations
@@ -29,72 +35,27 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import RecipeError, RecipeIssue
-from ..recipe.lines import find_line, index_lines
-from ..recipe.loader import display, parse_toml
+from ..recipe.loader import display
+from .gridfile import DEFAULT_REPLICATE_KEYS, GridError, GridFile, Problems, grid_issues, read_grid_file
 
-#: keys whose values are replicates (seeds), not factors, in the report
-DEFAULT_REPLICATE_KEYS = ("train.seed",)
+if TYPE_CHECKING:
+    from .tuning import Tuning
 
-
-class SlurmConfig(BaseModel):
-    """Resources of each Slurm job (submitit ``update_parameters``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    partition: str | None = Field(None, description="Slurm partition.")
-    timeout_min: int = Field(240, ge=1, description="Time limit of one run, in minutes.")
-    gpus_per_node: int = Field(1, ge=0, description="GPUs per run.")
-    cpus_per_task: int = Field(8, ge=1, description="CPU cores per run.")
-    mem_gb: float = Field(32, gt=0, description="Memory per run, in GB.")
-    array_parallelism: int = Field(16, ge=1, description="Most runs at once on the cluster.")
-    account: str | None = Field(None, description="Slurm account.")
-    constraint: str | None = Field(None, description="Slurm constraint (node features).")
-
-
-class MeasureConfig(BaseModel):
-    """``[measure]``: after each run, ``sharpreg sharpness RUN`` with these options."""
-
-    model_config = ConfigDict(extra="forbid")
-    samples: int = Field(128, ge=1, description="Training images to measure on.")
-    iters: int = Field(10, ge=1, description="Power iterations at most.")
-    probes: int = Field(5, ge=1, description="Hutchinson probe vectors.")
-    points: int = Field(11, ge=2, description="Points of the 1-D loss slice.")
-    seed: int = Field(0, ge=0, description="Seed of the subset and the random vectors.")
-
-    def args(self) -> list[str]:
-        return [a for k, v in self.model_dump().items() for a in (f"--{k}", str(v))]
-
-
-class GridFile(BaseModel):
-    """The validated content of a grid file."""
-
-    model_config = ConfigDict(extra="forbid")
-    recipe: str = Field(min_length=1, description="Base recipe, relative to the grid file.")
-    name: str = Field("", description="Sweep name; default the grid file's name.")
-    description: str = Field("", description="What the sweep is for.")
-    baseline: str = Field("none", min_length=1, description="sharpness.name of the baseline of the paired tests.")
-    replicates: list[str] = Field(list(DEFAULT_REPLICATE_KEYS), description="Keys that are seeds (paired on).")
-    workers: int = Field(1, ge=1, le=256, description="Parallel runs on this machine.")
-    threads: int = Field(1, ge=1, le=256, description="torch threads per run.")
-    estimate: str = Field("", description="Free text: measured cost of the sweep.")
-    set: dict[str, Any] = Field(default_factory=dict, description="Overrides applied to every run.")
-    grid: dict[str, Any] = Field(default_factory=dict, description="Cartesian product of value lists.")
-    variants: list[dict[str, Any]] = Field(default_factory=list, description="Explicit override sets.")
-    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
-    measure: MeasureConfig | None = Field(None, description="Measure each trained run's sharpness.")
+__all__ = ["DEFAULT_REPLICATE_KEYS", "Combo", "Grid", "GridError", "load_grid", "toml_literal"]
 
 
 @dataclass(frozen=True)
 class Combo:
-    """One run of the sweep: its id and its recipe overrides (dotted key -> value)."""
+    """One run of the sweep: its id, its recipe overrides (dotted key -> value) and its variant's label."""
 
     id: str
     values: dict[str, Any]
+    variant: str | None = None
 
     def overrides(self) -> list[str]:
         """The ``--set`` arguments of this run."""
@@ -109,8 +70,11 @@ class Grid:
     config: GridFile
     recipe: Path
     combos: list[Combo] = field(default_factory=list)
+    """the main runs (with ``[tune]``: before the tuned values are chosen)"""
     epochs: dict[str, int] = field(default_factory=dict)
     """planned epochs of each run (filled by validation)"""
+    tuning: Tuning | None = None
+    """the tuning runs and how they select, with ``[tune]``"""
 
     @property
     def name(self) -> str:
@@ -123,97 +87,90 @@ def toml_literal(value: Any) -> str:
     return text.split("=", 1)[1].strip()
 
 
-def flatten(table: dict[str, Any], prefix: str = "", *, leaf_lists: bool = False) -> dict[str, Any]:
-    """Nested tables -> dotted keys. With ``leaf_lists`` a list is a leaf (grid value lists)."""
+def flatten(table: dict[str, Any], prefix: str = "", *, leaf: Any = None) -> dict[str, Any]:
+    """Nested tables -> dotted keys; ``leaf(dict)`` true keeps that table as a value."""
     out: dict[str, Any] = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict):
-            out.update(flatten(v, key, leaf_lists=leaf_lists))
+        if isinstance(v, dict) and not (leaf and leaf(v)):
+            out.update(flatten(v, key, leaf=leaf))
         else:
             out[key] = v
     return out
 
 
-def _slug(value: Any) -> str:
+def slug(value: Any) -> str:
     text = str(value).lower()
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         text = "m" + text[1:]  # -1.0 -> m1.0, distinct from 1.0
     return re.sub(r"[^a-z0-9.]+", "-", text).strip("-.") or "x"
 
 
-def _short(key: str) -> str:
+def short(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
 def run_id(values: dict[str, Any], varying: list[str], label: str | None = None) -> str:
     """Readable id from the varying keys, e.g. ``sam_resnet10t_seed0``; a variant label replaces its keys."""
-    parts: list[str] = [_slug(label)] if label else []
+    parts: list[str] = [slug(label)] if label else []
     for key in varying:
         if key not in values:
             continue
         value = values[key]
         if isinstance(value, bool):  # group_duplicates = false -> no-group-duplicates
-            parts.append(("" if value else "no-") + _slug(_short(key)))
+            parts.append(("" if value else "no-") + slug(short(key)))
         else:
-            parts.append(_slug(value) if isinstance(value, str) else f"{_slug(_short(key))}{_slug(value)}")
+            parts.append(slug(value) if isinstance(value, str) else f"{slug(short(key))}{slug(value)}")
     return "_".join(parts) or "run"
 
 
-class GridError(RecipeError):
-    """Problems in a grid file (reported like recipe problems: file:line key: message)."""
-
-
-def _issues(path: Path, text: str, problems: list[tuple[tuple[str, ...], str]]) -> list[RecipeIssue]:
-    lines = index_lines(text)
-    shown = display(path)
-    out = []
-    for key, msg in problems:
-        line = None
-        if key:  # a quoted dotted key ("model.arch") or TOML dotted keys (model.arch)
-            split = tuple(p for part in key for p in part.split("."))
-            line = lines.get(key) or lines.get(split) or find_line(lines, key)
-        out.append(RecipeIssue(shown, line, ".".join(key), msg))
-    return out
-
-
-Problems = list[tuple[tuple[str, ...], str]]
 Variant = tuple[str | None, dict[str, Any]]
+Axis = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+"""the keys of one axis of the product (one grid key, or the keys of a zip) and its value tuples"""
 
 
-def _read(path: Path) -> tuple[str, GridFile]:
-    """The grid file's text and its validated content."""
-    shown = display(path)
-    if not path.is_file():
-        raise GridError([RecipeIssue(shown, None, "", "no such grid file")])
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = parse_toml(text, shown)
-    except RecipeError as exc:
-        raise GridError(exc.issues) from None
-    try:
-        return text, GridFile.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(str(x) for x in err["loc"])
-            msg = {"extra_forbidden": "unknown key; known keys: " + ", ".join(GridFile.model_fields),
-                   "missing": "required key is missing"}.get(err["type"], err["msg"])
-            if err["type"] == "extra_forbidden" and loc[:1] in (("slurm",), ("measure",)):
-                model = SlurmConfig if loc[0] == "slurm" else MeasureConfig
-                msg = "unknown key; known keys: " + ", ".join(model.model_fields)
-            problems.append((loc, msg))
-        raise GridError(_issues(path, text, problems)) from None
+def _value_list(key: tuple[str, ...], values: Any, problems: Problems) -> bool:
+    if not isinstance(values, list) or not values:
+        problems.append((key, "must be a non-empty list of values"))
+        return False
+    if len({toml_literal(v) for v in values}) != len(values):
+        problems.append((key, "repeats a value"))
+        return False
+    return True
 
 
-def _factors(config: GridFile, problems: Problems) -> tuple[dict[str, list[Any]], list[Variant]]:
-    """The grid's value lists and the variants (label, dotted overrides), with their problems."""
-    grid = flatten(config.grid, leaf_lists=True)
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            problems.append((("grid", key), "must be a non-empty list of values"))
-        elif len({toml_literal(v) for v in values}) != len(values):
-            problems.append((("grid", key), "repeats a value"))
+def _zip_axes(config: GridFile, taken: set[str], problems: Problems) -> list[Axis]:
+    """``[zip.NAME]`` tables: lists of one length, paired element by element."""
+    axes: list[Axis] = []
+    for name, table in config.zip.items():
+        flat = flatten(table)
+        if not flat:
+            problems.append((("zip", name), "sets nothing"))
+            continue
+        lengths = {len(v) if isinstance(v, list) else -1 for v in flat.values()}
+        if -1 in lengths or 0 in lengths or len(lengths) != 1:
+            problems.append((("zip", name), "every key must hold a non-empty list, all of one length ("
+                             + ", ".join(f"{k}: {len(v) if isinstance(v, list) else 'not a list'}" for k, v in flat.items())
+                             + ")"))
+            continue
+        rows = list(zip(*flat.values()))
+        for key, values in flat.items():
+            if key in taken:
+                problems.append((("zip", name, key), "is varied elsewhere in the grid"))
+            taken.add(key)
+        if len({toml_literal(list(r)) for r in rows}) != len(rows):
+            problems.append((("zip", name), "repeats a row of values"))
+        axes.append((tuple(flat), rows))
+    return axes
+
+
+def _factors(config: GridFile, problems: Problems) -> tuple[list[Axis], list[Variant]]:
+    """The axes of the product (grid keys and zip tables) and the variants (label, dotted overrides)."""
+    grid = flatten(config.grid)
+    axes: list[Axis] = [((k,), [(v,) for v in values]) for k, values in grid.items()
+                        if _value_list(("grid", k), values, problems)]
+    axes += _zip_axes(config, set(grid), problems)
+    varied = {k for keys, _ in axes for k in keys}
     variants: list[Variant] = []
     for i, var in enumerate(config.variants):
         var = dict(var)
@@ -223,48 +180,55 @@ def _factors(config: GridFile, problems: Problems) -> tuple[dict[str, list[Any]]
         flat = flatten(var)
         if not flat:
             problems.append((("variants",), f"variant {i + 1} sets nothing"))
-        clash = sorted(set(flat) & set(grid))
+        clash = sorted(set(flat) & varied)
         if clash:
             problems.append((("variants",), f"variant {i + 1} sets {', '.join(clash)}, which the grid varies"))
         variants.append((label, flat))
-    if not grid and not variants:
-        problems.append(((), "the grid file has neither a [grid] table nor [[variants]]: nothing to run"))
-    return grid, variants
+    if not axes and not variants and not problems:
+        problems.append(((), "the grid file has neither a [grid] table, a [zip] table nor [[variants]]: nothing to run"))
+    return axes, variants
 
 
-def _combos(fixed: dict[str, Any], grid: dict[str, list[Any]], variants: list[Variant]) -> list[Combo]:
-    """Every variant with every grid point, each with a readable id."""
-    grid_keys = list(grid)
+def _combos(fixed: dict[str, Any], axes: list[Axis], variants: list[Variant]) -> list[Combo]:
+    """Every variant with every point of the product, each with a readable id (a zip axis is named by
+    its first key's value)."""
+    leads = [keys[0] for keys, _ in axes]
     variant_keys = sorted({k for _, v in variants for k in v if not _constant(k, variants)}, key=_key_order)
     combos: list[Combo] = []
     for variant_label, variant in variants or [(None, {})]:
-        for point in itertools.product(*(grid[k] for k in grid_keys)):
-            values = {**fixed, **variant, **dict(zip(grid_keys, point))}
-            varying = ([] if variant_label else variant_keys) + grid_keys
+        for point in itertools.product(*(rows for _, rows in axes)):
+            values = {**fixed, **variant}
+            for (keys, _), row in zip(axes, point):
+                values.update(zip(keys, row))
+            varying = ([] if variant_label else variant_keys) + leads
             varying.sort(key=_key_order)
-            combos.append(Combo(run_id(values, varying, variant_label), values))
+            combos.append(Combo(run_id(values, varying, variant_label), values, variant_label))
     return combos
 
 
 def load_grid(path: str | Path, *, validate_recipes: bool = True) -> Grid:
     """Read, validate and expand a grid file; every run's recipe is validated before anything runs."""
+    from .tuning import expand_tuning
+
     path = Path(path)
-    text, config = _read(path)
+    text, config = read_grid_file(path)
     recipe = (path.resolve().parent / config.recipe).resolve()
     problems: Problems = []
     if not recipe.is_file():
         problems.append((("recipe",), f"{config.recipe!r} not found (looked at {display(recipe)})"))
-    grid, variants = _factors(config, problems)
+    axes, variants = _factors(config, problems)
     if problems:
-        raise GridError(_issues(path, text, problems))
-    combos = _combos(flatten(config.set), grid, variants)
+        raise GridError(grid_issues(path, text, problems))
+    combos = _combos(flatten(config.set), axes, variants)
     seen: dict[str, Combo] = {}
     for c in combos:
         if c.id in seen:
-            raise GridError(_issues(path, text, [(("variants",), f"two runs get the id {c.id!r} ({seen[c.id].values} and "
-                                                  f"{c.values}); give the variants distinct labels")]))
+            raise GridError(grid_issues(path, text, [(("variants",), f"two runs get the id {c.id!r} ({seen[c.id].values} "
+                                                      f"and {c.values}); give the variants distinct labels")]))
         seen[c.id] = c
     g = Grid(path=path, config=config, recipe=recipe, combos=combos)
+    if config.tune is not None:
+        g.tuning = expand_tuning(g, text)
     if validate_recipes:
         validate_combos(g)
     return g
@@ -279,24 +243,30 @@ _ORDER = ("sharpness.name", "sharpness.", "model.arch", "model.", "optimizer.", 
 
 
 def _key_order(key: str) -> tuple[int, str]:
+    if key in ("data.split.fold", "train.seed"):  # replicates close the id: ..._fold0_seed1
+        return (len(_ORDER) + (key == "train.seed"), key)
     for i, prefix in enumerate(_ORDER):
         if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
-            return (i if key != "train.seed" else len(_ORDER), key)
+            return (i, key)
     return (len(_ORDER), key)
 
 
 def validate_combos(grid: Grid) -> None:
-    """Load every run's recipe (base + overrides) with the recipe loader; all problems at once."""
+    """Load every run's recipe (base + overrides) with the recipe loader; all problems at once. With
+    ``[tune]`` the tuning runs are loaded (every candidate value) and each main run with its first."""
     from ..recipe import load_recipe
 
     issues: list[RecipeIssue] = []
     seen: set[str] = set()
-    for combo in grid.combos:
+    checked = [(c.id, c.overrides()) for c in grid.combos]
+    if grid.tuning is not None:
+        checked = grid.tuning.validation_runs(grid.combos)
+    for rid, overrides in checked:
         try:
-            grid.epochs[combo.id] = load_recipe(grid.recipe, combo.overrides()).train.epochs
+            grid.epochs[rid] = load_recipe(grid.recipe, overrides).train.epochs
         except RecipeError as exc:
             for issue in exc.issues:
-                text = f"run {combo.id}: {issue}"
+                text = f"run {rid}: {issue}"
                 if str(issue) not in seen:
                     seen.add(str(issue))
                     issues.append(RecipeIssue(display(grid.path), None, "", text))

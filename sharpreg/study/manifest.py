@@ -1,5 +1,6 @@
 """A sweep folder: ``sweep.json`` (the manifest: grid, every run's overrides, status and wall time),
-``grid.toml`` (the grid file as given), ``runs/<id>/`` (run folders), ``logs/<id>.log``, ``stale/``."""
+``grid.toml`` (the grid file as given), ``runs/<id>/`` (run folders), ``logs/<id>.log``, ``stale/``, and with
+``[tune]`` ``tune/`` (``runs/``, ``logs/``, ``stale/`` of the tuning runs, ``selection.json``, ``selection.csv``)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,23 @@ from typing import Any
 
 from ..errors import RunError, SharpregError
 from ..runs import RunFolder
-from .grid import Grid
+from .grid import Combo, Grid
 
 MANIFEST = "sweep.json"
 GRID_COPY = "grid.toml"
 RUNS = "runs"
 LOGS = "logs"
 STALE = "stale"
+TUNE = "tune"
 
 
-def run_folder(sweep_dir: Path, run_id: str) -> RunFolder:
-    return RunFolder(sweep_dir / RUNS / run_id)
+def run_folder(sweep_dir: Path, run_id: str, *, tuning: bool = False) -> RunFolder:
+    """A main run's folder ``runs/<id>``, or a tuning run's ``tune/runs/<id>``."""
+    return RunFolder(sweep_dir / (TUNE if tuning else "") / RUNS / run_id)
 
 
-def log_file(sweep_dir: Path, run_id: str) -> Path:
-    return sweep_dir / LOGS / f"{run_id}.log"
+def log_file(sweep_dir: Path, run_id: str, *, tuning: bool = False) -> Path:
+    return sweep_dir / (TUNE if tuning else "") / LOGS / f"{run_id}.log"
 
 
 def run_folders(sweep_dir: Path) -> list[RunFolder]:
@@ -50,7 +53,7 @@ def read_manifest(sweep_dir: Path) -> dict[str, Any]:
 
 
 def move_aside(run: RunFolder) -> Path:
-    """Move an unfinished run folder to ``SWEEP/stale/<id>-<n>`` (kept for inspection)."""
+    """Move an unfinished run folder to ``<its runs folder's parent>/stale/<id>-<n>`` (kept for inspection)."""
     stale = run.path.parent.parent / STALE
     stale.mkdir(parents=True, exist_ok=True)
     n = 1
@@ -86,32 +89,50 @@ class Manifest:
 
     @classmethod
     def open(cls, out: Path, grid: Grid) -> Manifest:
-        path = out / MANIFEST
+        """The sweep's manifest, with every run known now: the main runs (with ``[tune]``: the tuning runs;
+        the main runs join with :meth:`add` once their values are chosen)."""
         data: dict[str, Any] = read_manifest(out)
-        runs: dict[str, Any] = data.get("runs", {})
-        for combo in grid.combos:
-            old = runs.get(combo.id)
-            if old is not None and old.get("overrides") != combo.overrides():
-                raise SharpregError(f"{out} already holds run {combo.id} with other settings ({old.get('overrides')}); "
-                                    f"this grid gives {combo.overrides()}. Use another --out for a changed grid")
         c = grid.config
         data.update({
             "name": grid.name, "description": c.description, "grid_file": str(grid.path.resolve()),
             "recipe": str(grid.recipe), "baseline": c.baseline, "replicates": list(c.replicates),
-            "grid": {"set": c.set, "grid": c.grid, "variants": c.variants},
+            "grid": {"set": c.set, "grid": c.grid, "zip": c.zip, "variants": c.variants,
+                     "tune": c.tune.model_dump() if c.tune else None},
         })
         data.setdefault("created", now())
         data.setdefault("wall_seconds", 0.0)
         data.setdefault("sessions", [])
-        for combo in grid.combos:
-            runs.setdefault(combo.id, {"overrides": combo.overrides(), "values": combo.values, "status": Status.PENDING,
-                                       "seconds": None, "attempts": 0, "log": f"{LOGS}/{combo.id}.log"})
-        data["runs"] = runs
-        return cls(path, data)
+        data.setdefault("runs", {})
+        manifest = cls(out / MANIFEST, data)
+        if grid.tuning is None:
+            manifest.add(grid.combos)
+        else:
+            data.setdefault("tune", {}).setdefault("runs", {})
+            manifest.add([t.combo for t in grid.tuning.runs], section="tune", logs=f"{TUNE}/{LOGS}")
+        return manifest
+
+    def add(self, combos: list[Combo], *, section: str = "runs", logs: str = LOGS) -> None:
+        """Register runs (refusing a known id with other overrides: a changed grid needs another folder)."""
+        runs = self.data["runs"] if section == "runs" else self.data["tune"]["runs"]
+        for combo in combos:
+            old = runs.get(combo.id)
+            if old is not None and old.get("overrides") != combo.overrides():
+                raise SharpregError(f"{self.path.parent} already holds run {combo.id} with other settings "
+                                    f"({old.get('overrides')}); this grid gives {combo.overrides()}. Use another "
+                                    "--out for a changed grid")
+        for combo in combos:
+            runs.setdefault(combo.id, {"overrides": combo.overrides(), "values": combo.values, "variant": combo.variant,
+                                       "status": Status.PENDING, "seconds": None, "attempts": 0,
+                                       "log": f"{logs}/{combo.id}.log"})
+
+    def entry(self, run: str) -> dict[str, Any]:
+        """A run's record: a main run's, else a tuning run's."""
+        runs = self.data["runs"]
+        return runs[run] if run in runs else self.data["tune"]["runs"][run]
 
     def update(self, run: str, **fields: Any) -> None:
         with self.lock:
-            self.data["runs"][run].update(fields)
+            self.entry(run).update(fields)
             self.save()
 
     def save(self) -> None:

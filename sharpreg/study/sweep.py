@@ -3,7 +3,8 @@
 Resumable: a finished run is skipped; an interrupted one is continued with ``sharpreg resume``, or, when
 that is impossible or fails, moved to ``SWEEP/stale/`` and started again. ``SWEEP/sweep.json`` records
 the grid, every run's overrides, status and wall time. Locally the runs go to N worker processes; on a
-cluster to Slurm via submitit.
+cluster to Slurm via submitit. With ``[tune]`` the tuning runs come first (``SWEEP/tune/``); each main
+run starts once its group has chosen (``tuning.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any, Literal
 
 from ..errors import SharpregError
 from ..runs import RunState
-from .grid import Grid
+from .grid import Combo, Grid
 from .manifest import GRID_COPY, RUNS, Manifest, Status, now
 from .tasks import INTERRUPTED, Action, CommandFactory, Task, execute_task, plan, run_command
+from .tuning import select, tuned_combos
 
 Executor = Literal["local", "slurm", "submitit-local"]
 __all__ = ["Action", "Executor", "SweepOptions", "Task", "execute_task", "plan", "run_command", "run_sweep"]
@@ -39,36 +41,46 @@ class SweepOptions:
     report: bool = True
 
 
-def prepare(grid: Grid, out: Path) -> tuple[Manifest, list[Task]]:
-    """Create the sweep folder, copy the grid file, and plan every run."""
+def prepare(grid: Grid, out: Path) -> Manifest:
+    """Create the sweep folder, copy the grid file, and open the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     (out / RUNS).mkdir(exist_ok=True)
     manifest = Manifest.open(out, grid)
     copy = out / GRID_COPY
     if not (copy.exists() and copy.samefile(grid.path)):
         shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
-    tasks = plan(grid, out)
-    for t in tasks:
-        if t.action is Action.SKIP:
-            manifest.data["runs"][t.id]["status"] = Status.DONE
     manifest.save()
-    return manifest, tasks
+    return manifest
+
+
+def main_runs(grid: Grid, out: Path, manifest: Manifest) -> list[Combo]:
+    """The main runs that can start: all of them, or with ``[tune]`` those whose group has chosen (the
+    choices are written to ``tune/`` and registered in the manifest)."""
+    if grid.tuning is None:
+        return grid.combos
+    record = select(grid, out)
+    combos = tuned_combos(grid, record)
+    with manifest.lock:
+        manifest.add(combos)
+        manifest.data["tune"]["waiting"] = sorted({c.id for c in grid.combos} - {c.id for c in combos})
+        manifest.save()
+    return combos
 
 
 def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = None,
               command_factory: CommandFactory = run_command) -> Manifest:
-    """Run every unfinished run of ``grid`` into ``out``; returns the manifest (also in ``out/sweep.json``)."""
-    manifest, tasks = prepare(grid, out)
-    todo = [t for t in tasks if t.action is not Action.SKIP]
+    """Run every unfinished run of ``grid`` into ``out`` (tuning runs first); returns the manifest (also
+    in ``out/sweep.json``)."""
+    manifest = prepare(grid, out)
     t0 = time.perf_counter()
     restore = _terminate_as_interrupt()
-    session = {"started": now(), "executor": options.executor, "workers": options.workers,
-               "threads": options.threads, "runs": len(todo)}
+    session: dict[str, Any] = {"started": now(), "executor": options.executor, "workers": options.workers,
+                               "threads": options.threads, "runs": 0}
     try:
-        if options.executor == "local":
-            _run_local(grid, todo, manifest, options, console, command_factory)
-        else:
-            _run_submitit(grid, out, todo, manifest, options, console, command_factory)
+        if grid.tuning is not None:
+            _run_phase(grid, out, plan(grid, out, tuning=True), manifest, options, console, command_factory, session)
+        _run_phase(grid, out, plan(grid, out, main_runs(grid, out, manifest)), manifest, options, console,
+                   command_factory, session)
     finally:
         restore()
         session["seconds"] = round(time.perf_counter() - t0, 1)
@@ -77,6 +89,20 @@ def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = No
             manifest.data["sessions"].append(session)
             manifest.save()
     return manifest
+
+
+def _run_phase(grid: Grid, out: Path, tasks: list[Task], manifest: Manifest, options: SweepOptions, console: Any,
+               command_factory: CommandFactory, session: dict[str, Any]) -> None:
+    for t in tasks:
+        if t.action is Action.SKIP:
+            manifest.entry(t.id)["status"] = Status.DONE
+    manifest.save()
+    todo = [t for t in tasks if t.action is not Action.SKIP]
+    session["runs"] += len(todo)
+    if options.executor == "local":
+        _run_local(grid, todo, manifest, options, console, command_factory)
+    else:
+        _run_submitit(grid, out, todo, manifest, options, console, command_factory)
 
 
 def _terminate_as_interrupt() -> Callable[[], None]:
@@ -94,7 +120,7 @@ def _terminate_as_interrupt() -> Callable[[], None]:
 def _record(manifest: Manifest, task: Task, result: dict[str, Any]) -> None:
     ok = result["returncode"] == 0 and task.run.state() is RunState.DONE
     status = Status.DONE if ok else (Status.INTERRUPTED if result["returncode"] in INTERRUPTED else Status.FAILED)
-    prev = manifest.data["runs"][task.id]
+    prev = manifest.entry(task.id)
     note = "; ".join(n for n in (task.note, result.get("note", "")) if n)
     manifest.update(task.id, status=status, seconds=result["seconds"], returncode=result["returncode"],
                     action=result["action"], attempts=int(prev.get("attempts", 0)) + 1, note=note,

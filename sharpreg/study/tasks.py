@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runs import RunFolder, RunState
-from .grid import Grid
+from .grid import Combo, Grid
 from .manifest import log_file, move_aside, run_folder
 
 
@@ -47,6 +47,9 @@ class Task:
 
     measure: list[str] | None = None
     """``sharpreg sharpness`` options when the grid has ``[measure]``"""
+    variant: str | None = None
+    tuning: bool = False
+    """a tuning run (``SWEEP/tune/runs/``)"""
 
     def to_plain(self, recipe: Path, threads: int) -> dict[str, Any]:
         return {"id": self.id, "overrides": self.overrides, "run_dir": str(self.run.path), "log": str(self.log),
@@ -61,18 +64,22 @@ _PLANNED = {
 }
 
 
-def plan(grid: Grid, out: Path) -> list[Task]:
+def plan(grid: Grid, out: Path, combos: list[Combo] | None = None, *, tuning: bool = False) -> list[Task]:
     """What each run needs: skip (finished), resume (interrupted), restart (unresumable) or run; with
-    ``[measure]``, a finished run without a sharpness measurement needs ``measure``."""
+    ``[measure]``, a finished run of its subset without a sharpness measurement needs ``measure``.
+    ``combos``: the main runs to plan (default the grid's); ``tuning``: the grid's tuning runs instead."""
     tasks = []
-    measure = grid.config.measure.args() if grid.config.measure else None
-    for combo in grid.combos:
-        run = run_folder(out, combo.id)
+    if tuning:
+        combos = [t.combo for t in grid.tuning.runs] if grid.tuning else []
+    for combo in grid.combos if combos is None else combos:
+        cfg = grid.config.measure
+        measure = cfg.args() if cfg is not None and not tuning and cfg.wants(combo.values) else None
+        run = run_folder(out, combo.id, tuning=tuning)
         action, note = _PLANNED[run.state()]
         if action is Action.SKIP and measure and not run.has_sharpness():
             action, note = Action.MEASURE, "finished; sharpness measured"
-        tasks.append(Task(combo.id, combo.overrides(), combo.values, run, log_file(out, combo.id), action,
-                          grid.epochs.get(combo.id), note, measure))
+        tasks.append(Task(combo.id, combo.overrides(), combo.values, run, log_file(out, combo.id, tuning=tuning),
+                          action, grid.epochs.get(combo.id), note, measure, combo.variant, tuning))
     # seed-major (stable within a seed): a sweep stopped early still compares every method on the
     # seeds it finished, instead of leaving the last methods without any run
     tasks.sort(key=lambda t: _seed_rank(t.values.get("train.seed")))

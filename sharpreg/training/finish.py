@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -18,7 +19,7 @@ from ..reporting import draw_run_plots
 from ..reporting.card import model_card
 from ..reporting.tables import print_summary
 from ..runs import RunFolder, Summary
-from ..runs.summary import IntervalMethod, Trend, finite_or_none
+from ..runs.summary import IntervalMethod, ThresholdRecord, Trend, finite_or_none
 from .diagnostics import nanmean
 from .parts import TrainingParts
 from .state import TrainingState
@@ -28,17 +29,19 @@ log = logging.getLogger("sharpreg")
 
 def finish(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: TrainingState, console: Console,
            evaluate: Callable[[Split], dict[str, float]]) -> Summary:
-    """Score the best epoch's model on the test set and write everything a finished run leaves."""
+    """Choose the operating threshold on the validation split, score the best epoch's model on the test set
+    (unless ``eval.score_test`` is off) and write everything a finished run leaves."""
     t0 = time.perf_counter()
     if state.best_weights is not None:
         parts.model.load_state_dict(state.best_weights)
     summary = Summary(**_identity(run, recipe, parts, state))
-    if len(parts.dm.labels("test")):
+    threshold = _validation_threshold(run, parts, summary)
+    if recipe.eval.score_test and len(parts.dm.labels("test")):
         ev = parts.evaluator
         pred = ev.predict(parts.dm.dataset("test", train_transforms=False))
-        test = ev.score(pred)
+        test = ev.score(pred, threshold)
         run.write_predictions(pred, parts.dm.class_names)
-        summary.test, summary.test_ci = finite_or_none(test), ev.intervals(pred)
+        summary.test, summary.test_ci = finite_or_none(test), ev.intervals(pred, threshold)
         train_eval = evaluate("train")
         summary.train_eval, summary.generalization_gap = finite_or_none(train_eval), generalization_gap(train_eval, test)
     run.save_model(parts.model, {
@@ -54,6 +57,20 @@ def finish(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: Training
     return summary
 
 
+def _validation_threshold(run: RunFolder, parts: TrainingParts, summary: Summary) -> float | None:
+    """The best model's validation predictions (kept as ``predictions/val.csv``) and the threshold chosen
+    on them, recorded in the summary; None without a validation split or for more than two classes."""
+    if not len(parts.dm.labels("val")):
+        return None
+    val = parts.evaluator.predict(parts.dm.dataset("val", train_transforms=False))
+    run.write_predictions(val, parts.dm.class_names, "val")
+    choice = parts.evaluator.choose_threshold(val)
+    if choice is None:
+        return None
+    summary.threshold = ThresholdRecord(**asdict(choice))
+    return choice.value
+
+
 def _identity(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: TrainingState) -> dict[str, Any]:
     """Everything in the summary but the test scores and the total time."""
     ev, cfg, history, engine = recipe.eval, recipe.train, state.history, parts.engine
@@ -65,7 +82,7 @@ def _identity(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: Train
         "monitor": cfg.monitor, "best_val": state.best["value"],
         "ci": IntervalMethod(method="percentile bootstrap over test cases", resamples=ev.bootstrap,
                              confidence=ev.confidence, seed=ev.bootstrap_seed),
-        "test_n": len(parts.dm.labels("test")),
+        "test_n": len(parts.dm.labels("test")) if recipe.eval.score_test else None,
         "train_final": finite_or_none({k[6:]: v for k, v in history[-1].items() if k.startswith("train_")})
         if history else {},
         "sharpness": {k[5:]: Trend(last=history[-1].get(k), mean=nanmean([r.get(k) for r in history]))

@@ -86,3 +86,20 @@ def test_augmentation_is_the_same_with_worker_processes(ctx):
     alone = torch.cat([b["image"] for b in DataLoader(ds, batch_size=4)])
     workers = torch.cat([b["image"] for b in DataLoader(ds, batch_size=4, num_workers=2)])
     assert torch.equal(alone, workers)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_imagenet_normalization_standardizes_each_channel_after_augmentation(ctx, channels):
+    from sharpreg.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    def batch(normalize: str) -> torch.Tensor:
+        dm = PhantomData(PhantomParams(per_class=4, native_size=32, image_size=24, channels=channels,
+                                       normalize=normalize, split={"val": 0.0, "test": 0.0}), ctx(seed=2))
+        return images(dm, 0)  # augmented: the same draws in both data modules
+
+    plain, normed = batch("none"), batch("imagenet")
+    mean = torch.tensor(IMAGENET_MEAN if channels == 3 else [sum(IMAGENET_MEAN) / 3]).view(1, -1, 1, 1)
+    std = torch.tensor(IMAGENET_STD if channels == 3 else [sum(IMAGENET_STD) / 3]).view(1, -1, 1, 1)
+    assert plain.min() >= 0 and plain.max() <= 1
+    assert torch.allclose(normed, (plain - mean) / std, atol=1e-5)
+    assert normed.dtype == torch.float32 and normed.shape[1] == channels

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sharpreg.metrics import bootstrap_intervals, compute_metrics, generalization_gap, resample_metrics
+from sharpreg.metrics import bootstrap_intervals, choose_threshold, compute_metrics, generalization_gap, resample_metrics
 from sharpreg.metrics import compute as compute_mod
 from sharpreg.metrics import table
 from sharpreg.training.diagnostics import summarize_steps
@@ -94,9 +94,10 @@ def test_vectorized_resamples_equal_compute_metrics(k: int) -> None:
     probs[:12] = np.round(probs[:12], 1)  # tied scores (AUROC ties count half) and bin edges
     probs[:12] /= probs[:12].sum(axis=1, keepdims=True)
     idx = np.stack([rng.integers(0, n, n) for _ in range(40)] + [np.where(y == 0)[0][[0] * n]])  # one all-class-0 draw
-    fast = resample_metrics(y, probs, idx, names, calibration_bins=10)
+    fast = resample_metrics(y, probs, idx, names, calibration_bins=10, threshold=0.4)
+    assert ("sensitivity_at_threshold" in fast) == (k == 2)  # a binary-only metric
     for b in range(len(idx)):
-        ref = compute_metrics(y[idx[b]], probs[idx[b]], names, calibration_bins=10)
+        ref = compute_metrics(y[idx[b]], probs[idx[b]], names, calibration_bins=10, threshold=0.4)
         assert list(ref) == list(fast)
         for key, value in ref.items():
             assert fast[key][b] == pytest.approx(value, abs=1e-6, nan_ok=True), (b, key)
@@ -134,3 +135,43 @@ def test_the_table_answers_direction_gap_monitor_and_per_class_names() -> None:
     assert TrainConfig(monitor="ece").monitor == "ece"
     with pytest.raises(ValueError, match="unknown metric 'aucroc'; choose one of: auroc"):
         TrainConfig(monitor="aucroc")
+
+
+def test_brier_and_the_metrics_at_a_threshold_by_hand() -> None:
+    m = compute_metrics(Y_BIN, PROBS_BIN, BIN)
+    assert m["brier"] == pytest.approx(np.mean((P_MAL - Y_BIN) ** 2))
+    assert "sensitivity_at_threshold" not in m  # no threshold chosen: not reported
+    at = compute_metrics(Y_BIN, PROBS_BIN, BIN, threshold=0.2)
+    # called malignant at p >= 0.2: all but the first case -> TP 3, FN 0; TN 1 of 3 benign
+    assert at["sensitivity_at_threshold"] == pytest.approx(1.0)
+    assert at["specificity_at_threshold"] == pytest.approx(1 / 3)
+    at_half = compute_metrics(Y_BIN, PROBS_BIN, BIN, threshold=0.5)  # 0.5 is the arg-max decision for 2 classes
+    assert at_half["sensitivity_at_threshold"] == at_half["sensitivity"]
+    assert at_half["specificity_at_threshold"] == at_half["specificity"]
+    probs3 = np.array([[.7, .2, .1], [.2, .6, .2], [.1, .3, .6]])
+    assert compute_metrics(np.array([0, 1, 2]), probs3, ["a", "b", "c"])["brier"] == pytest.approx(
+        np.mean(((probs3 - np.eye(3)) ** 2).sum(axis=1)))
+
+
+def test_threshold_rules_by_hand_and_against_a_brute_force_search() -> None:
+    # validation scores .95(+) .85(+) .65(-) .45(+) .30(-) .10(-): J = tpr - fpr is 2/3 at .85 and at .45
+    youden = choose_threshold(Y_BIN == 1, P_MAL)
+    assert (youden.value, youden.val_sensitivity, youden.val_specificity) == (0.85, pytest.approx(2 / 3), 1.0)
+    target = choose_threshold(Y_BIN == 1, P_MAL, "sensitivity", target_sensitivity=0.9)
+    assert (target.value, target.val_sensitivity, target.val_specificity) == (0.45, 1.0, pytest.approx(2 / 3))
+    assert target.target_sensitivity == 0.9 and youden.target_sensitivity is None
+    assert choose_threshold(np.ones(4, bool), np.linspace(0, 1, 4)) is None  # one class only
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        y = rng.integers(0, 2, 40).astype(bool)
+        y[:2] = [True, False]
+        s = np.round(np.clip(0.3 * y + rng.uniform(0, 0.7, 40), 0, 1), 2)  # ties included
+        ts = sorted(set(s), reverse=True)
+        j = [((s >= t) & y).sum() / y.sum() - ((s >= t) & ~y).sum() / (~y).sum() for t in ts]
+        assert choose_threshold(y, s).value == next(t for t, v in zip(ts, j) if v >= max(j) - 1e-9)
+        reach = [t for t in sorted(set(s), reverse=True) if ((s >= t) & y).sum() / y.sum() >= 0.8]
+        assert choose_threshold(y, s, "sensitivity", target_sensitivity=0.8).value == reach[0]
+
+
+def test_no_metric_at_a_threshold_can_be_monitored() -> None:
+    assert "sensitivity_at_threshold" not in table.monitor_choices() and "brier" in table.monitor_choices()

@@ -56,7 +56,7 @@ def test_toml_literals_round_trip():
     ('workers = 0\n[grid]\n"train.seed" = [0]\n', 'workers: Input should be greater than or equal to 1'),
     ('wokers = 2\n[grid]\n"train.seed" = [0]\n', 'wokers: unknown key'),
     ('[slurm]\nparition = "gpu"\n[grid]\n"train.seed" = [0]\n', 'slurm.parition: unknown key; known keys: partition'),
-    ('name = "x"\n', 'neither a [grid] table nor [[variants]]'),
+    ('name = "x"\n', 'neither a [grid] table, a [zip] table nor [[variants]]'),
     ('[grid]\n"train.seed" = [0]\n[[variants]]\n"train.seed" = 1\n', 'variant 1 sets train.seed, which the grid varies'),
     ('[grid]\n"train.seed" = [0\n', 'TOML syntax error'),
 ])
@@ -89,3 +89,34 @@ def test_every_combination_is_validated_by_the_recipe_loader_before_anything_run
     assert "run sma_rho0.05" in text and "did you mean" in text  # unknown rule name, with a suggestion
     assert "run none_rhom1.0" in text and "sharpness.rho: unknown key" in text  # 'none' has no rho
     assert load_grid(path, validate_recipes=False).combos  # parsing alone succeeds
+
+
+def test_a_zip_axis_pairs_values_element_by_element(write_grid):
+    path = write_grid('[grid]\n"train.seed" = [0, 1]\n'
+                      '[zip.model]\n"model.arch" = ["resnet10t", "resnet18"]\n"optimizer.lr" = [0.001, 0.0005]\n'
+                      '"train.batch_size" = [8, 4]\n')
+    grid = load_grid(path)
+    assert [c.id for c in grid.combos] == ["resnet10t_seed0", "resnet18_seed0", "resnet10t_seed1", "resnet18_seed1"]
+    values = {c.id: c.values for c in grid.combos}
+    assert values["resnet18_seed1"] == {"train.seed": 1, "model.arch": "resnet18", "optimizer.lr": 0.0005,
+                                        "train.batch_size": 4}
+    assert {(v["model.arch"], v["optimizer.lr"]) for v in values.values()} == {("resnet10t", 0.001), ("resnet18", 0.0005)}
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('[zip.m]\n"model.arch" = ["a", "b"]\n"optimizer.lr" = [0.1]\n', "all of one length (model.arch: 2, optimizer.lr: 1)"),
+    ('[zip.m]\n"model.arch" = ["a", "b"]\n"optimizer.lr" = 0.1\n', "optimizer.lr: not a list"),
+    ('[grid]\n"model.arch" = ["a"]\n[zip.m]\n"model.arch" = ["a"]\n', "zip.m.model.arch: is varied elsewhere"),
+    ('[zip.m]\n"model.arch" = ["a", "a"]\n"optimizer.lr" = [0.1, 0.1]\n', "repeats a row of values"),
+    ('[zip.m]\n"model.arch" = ["a"]\n[[variants]]\n"model.arch" = "b"\n', "variant 1 sets model.arch, which the grid varies"),
+])
+def test_zip_mistakes(write_grid, body, expected):
+    with pytest.raises(RecipeError, match="grid.toml:") as err:
+        load_grid(write_grid(body), validate_recipes=False)
+    assert expected in str(err.value)
+
+
+def test_variant_labels_travel_with_the_runs(write_grid):
+    grid = load_grid(write_grid('[grid]\n"train.seed" = [0]\n[[variants]]\nlabel = "none-2x"\n"sharpness.name" = "none"\n'
+                                '"train.epochs" = 2\n[[variants]]\nlabel = "none"\n"sharpness.name" = "none"\n'))
+    assert [(c.id, c.variant) for c in grid.combos] == [("none-2x_seed0", "none-2x"), ("none_seed0", "none")]
