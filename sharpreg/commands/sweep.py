@@ -67,7 +67,7 @@ def print_headline(console, sweep_dir: Path, metric: str = "auroc") -> None:
     from rich.table import Table
 
     from ..study.aggregate import aggregate, collect
-    from ..study.report import _f, _p, _pm
+    from ..study.report_md import fmt as _f, fmt_p as _p, fmt_pm as _pm
 
     records, manifest = collect(sweep_dir)
     baseline = str(manifest.get("baseline", "none"))

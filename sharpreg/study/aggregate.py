@@ -1,10 +1,14 @@
-"""Aggregate a sweep: per method x model, mean ± std over seeds, paired differences to the baseline.
+"""Aggregate a sweep: per method x model, mean ± std over replicates (folds x seeds), paired differences to
+the baseline with their interval, and Holm's correction over the family of the primary metric.
 
-Paired test (per metric, pairs = same setting, model and seed, method vs baseline):
+Paired test (per metric, pairs = same setting, model and replicate, method vs baseline):
 * n >= 6 pairs: Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, two-sided, zero differences dropped);
 * n < 6 pairs: exact sign-flip permutation test on the mean difference (all 2^n sign patterns,
   two-sided). With n = 3 the smallest attainable p-value is 2/8 = 0.25: three seeds cannot show
   significance at 0.05, whatever the effect; the report says so.
+The effect size is the mean paired difference with its Student-t 95 % interval. Pairs of one fold share
+their test images, so folds x seeds pairs are not independent: read the interval as descriptive and the
+per-case test (``pooled.py``) as the test over cases.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from ..errors import RunError
 from ..metrics import table
 from ..runs import Summary
 from .manifest import read_manifest, run_folders
+from .stats import holm, mean_interval
 
 WILCOXON_MIN_PAIRS = 6
-SHARPNESS_KEYS = ("lambda_max", "trace")
+#: the declared primary metric: the family that Holm's correction covers, and the per-case test's metric
+PRIMARY = "auroc"
+SHARPNESS_KEYS = ("lambda_max", "trace", "weight_norm", "adaptive_sharpness_avg", "adaptive_sharpness_max")
 
 
 @dataclass
@@ -36,6 +43,7 @@ class RunRecord:
     method: str
     model: str
     seed: str
+    """the replicate the run is paired on (e.g. fold and seed: ``0,1``)"""
     test: dict[str, float]
     setting: str = ""
     seconds: float | None = None
@@ -44,6 +52,17 @@ class RunRecord:
     sharpness: dict[str, float] = field(default_factory=dict)
     wall_seconds: float | None = None
     """the run's wall time in the sweep (process start to end, from sweep.json)"""
+    path: Path | None = None
+    train_seed: str = ""
+    """``train.seed``: the folds of one seed pool into out-of-fold predictions"""
+    steps: int | None = None
+    classes: list[str] = field(default_factory=list)
+    positive_class: str | None = None
+
+    @property
+    def passes(self) -> float | None:
+        """Forward/backward passes over the whole run."""
+        return self.steps * self.passes_per_step if self.steps and self.passes_per_step else None
 
     @property
     def group(self) -> tuple[str, str]:
@@ -119,30 +138,66 @@ def _finished(sweep_dir: Path) -> list[tuple[str, Summary, dict[str, Any] | None
     return found
 
 
+def _not_settings(manifest: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Keys that vary but are not settings: those of the methods (set by variants, tuned), and those that
+    travel with the model (zip tables that hold model.arch or model.name)."""
+    grid = manifest.get("grid") or {}
+    method_keys = {k for v in grid.get("variants") or [] for k in _flat(v) if k != "label"}
+    for table_ in ((grid.get("tune") or {}).get("candidates") or {}).values():
+        method_keys |= set(_flat(table_, times=True))
+    model_keys: set[str] = set()
+    for table_ in (grid.get("zip") or {}).values():
+        keys = set(_flat(table_))
+        if keys & {"model.arch", "model.name"}:
+            model_keys |= keys
+    return method_keys | {"eval.score_test", "eval.bootstrap"}, model_keys
+
+
+def _flat(table_: dict[str, Any], prefix: str = "", *, times: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table_.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and not (times and set(v) == {"times"}):
+            out.update(_flat(v, key, times=times))
+        else:
+            out[key] = v
+    return out
+
+
 def collect(sweep_dir: Path) -> tuple[list[RunRecord], dict[str, Any]]:
-    """Finished runs of a sweep folder, labelled by method, model, setting and seed."""
+    """Finished runs of a sweep folder, labelled by method (the variant's label, else the rule), model,
+    setting and replicate."""
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
     replicates = list(manifest.get("replicates", ["train.seed"]))
     planned = manifest.get("runs", {})
     raw = [(rid, summary, dict(planned.get(rid, {}).get("values", {})), sharp)
            for rid, summary, sharp in _finished(sweep_dir)]
+    position = {rid: i for i, rid in enumerate(planned)}
+    raw.sort(key=lambda item: position.get(item[0], len(position)))  # the grid's order: methods as listed
     varying = _varying_keys([v for _, _, v, _ in raw])
+    method_keys, model_keys = _not_settings(manifest)
     rules = {rid: str(values.get("sharpness.name", summary.rule or "?")) for rid, summary, values, _ in raw}
     # a rule's parameters enter its label only where runs of that rule differ in them
     per_rule = {rule: _varying_keys([v for rid, _, v, _ in raw if rules[rid] == rule]) for rule in set(rules.values())}
     records = []
     for rid, summary, values, sharp in raw:
         rule = rules[rid]
+        variant = planned.get(rid, {}).get("variant")
         extra_m = [k for k in per_rule[rule] if k.startswith("sharpness.") and k != "sharpness.name" and k in values]
-        extra_a = [k for k in varying if k.startswith("model.") and k not in ("model.arch", "model.name") and k in values]
-        other = [k for k in varying if not k.startswith(("sharpness.", "model.")) and k not in replicates and k in values]
+        extra_a = [k for k in varying if k.startswith("model.") and k not in ("model.arch", "model.name")
+                   and k not in model_keys and k in values]
+        other = [k for k in varying if not k.startswith(("sharpness.", "model.")) and k not in replicates
+                 and k not in method_keys | model_keys and k in values]
         setting = ", ".join(f"{k}={_fmt_value(values[k])}" for k in other)
         rep = ",".join(f"{values[k]}" for k in replicates if k in values) or str(summary.seed if summary.seed is not None else "?")
         sharpness = {k: float(sharp[k]) for k in SHARPNESS_KEYS if sharp and isinstance(sharp.get(k), (int, float))}
-        records.append(RunRecord(rid, rule + _suffix(extra_m, values), summary.model_label + _suffix(extra_a, values),
-                                 rep, summary.test_values(), setting, summary.seconds, summary.passes_per_step,
-                                 summary.epochs_run, sharpness, planned.get(rid, {}).get("seconds")))
+        records.append(RunRecord(
+            rid, str(variant) if variant else rule + _suffix(extra_m, values), summary.model_label + _suffix(extra_a, values),
+            rep, summary.test_values(), setting, summary.seconds, summary.passes_per_step, summary.epochs_run, sharpness,
+            planned.get(rid, {}).get("seconds"), path=sweep_dir / "runs" / rid,
+            train_seed=str(values.get("train.seed", summary.seed if summary.seed is not None else "")), steps=summary.steps,
+            classes=list(summary.classes), positive_class=summary.positive_class))
     return records, manifest
 
 
@@ -202,11 +257,26 @@ def aggregate(records: list[RunRecord], baseline: str = "none") -> list[dict[str
                     diffs = [value(r) - value(base[r.seed]) for r in runs
                              if r.seed in base and value(r) is not None and value(base[r.seed]) is not None]
                     res = paired_test(diffs)
+                    low, high = mean_interval(diffs)
                     row |= {"baseline_mean": mean_std([value(b) for b in base.values()])[0], "diff_mean": res.mean,
-                            "diff_std": res.std, "n_pairs": res.n, "p_value": res.p_value, "test": res.test}
+                            "diff_std": res.std, "diff_ci_low": low, "diff_ci_high": high, "n_pairs": res.n,
+                            "p_value": res.p_value, "test": res.test}
+                passes = mean_std([r.passes for r in runs])[0]
+                base_passes = mean_std([b.passes for b in base.values()])[0]
                 row |= {"passes_per_step": mean_std([r.passes_per_step for r in runs])[0],
+                        "compute": passes / base_passes if base_passes else math.nan,
                         "seconds_mean": mean_std([r.seconds for r in runs])[0]}
                 rows.append(row)
+    return adjust_primary(rows)
+
+
+def adjust_primary(rows: list[dict[str, Any]], key: str = "p_value") -> list[dict[str, Any]]:
+    """Holm's correction over the family of the primary metric's tests in each setting (every model x
+    method against the baseline): ``<key>_holm``. Other metrics' p-values stay nominal (descriptive)."""
+    for setting in {r["setting"] for r in rows}:
+        family = [r for r in rows if r["setting"] == setting and r["metric"] == PRIMARY and key in r]
+        for r, adjusted in zip(family, holm([r[key] for r in family])):
+            r[f"{key}_holm"] = adjusted
     return rows
 
 

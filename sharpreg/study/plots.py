@@ -95,3 +95,19 @@ def draw_sharpness_scatter(records: list[RunRecord], folder: Path, metric: str =
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [str(path)]
+
+
+def draw_reliability(records: list[RunRecord], folder: Path, baseline: str = "none") -> list[str]:
+    """``folder/reliability_<model>[_<setting>].png``: per model (and setting) a reliability diagram of every
+    method's pooled out-of-fold test predictions (binary tasks)."""
+    from ..reporting.plots import reliability
+    from .grid import slug
+    from .pooled import reliability_curves
+
+    written = []
+    for (setting, model), curves in reliability_curves(records, baseline).items():
+        name = "reliability_" + slug(model) + (f"_{slug(setting)}" if setting else "")
+        positive = next((r.positive_class for r in records if r.model == model and r.positive_class), None)
+        written.append(str(reliability(curves, folder / f"{name}.png", title=f"{model}{' · ' + setting if setting else ''}, "
+                                       "pooled out-of-fold test predictions", what=positive or "the positive class")))
+    return written

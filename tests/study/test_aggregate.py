@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import t as t_dist
 from scipy.stats import wilcoxon
 
 from sharpreg.errors import RunError
@@ -93,7 +94,10 @@ def test_report_files(tmp_path):
     sweep = make_sweep(tmp_path, sharpness={"none": 5.0, "sam": 2.0})
     md = write_report(sweep).read_text()
     assert "| none | 3 | 0.800 ± 0.100 |" in md
-    assert "+0.047 (p 0.250)" in md
+    # the primary metric: mean paired difference [Student-t 95 % CI] (p, Holm p); three pairs 0.05 0.02 0.07
+    half = t_dist.ppf(0.975, 2) * np.std([0.05, 0.02, 0.07], ddof=1) / np.sqrt(3)
+    assert f"**+0.047** [{0.14 / 3 - half:+.3f}, {0.14 / 3 + half:+.3f}] (p 0.250, Holm 0.250)" in md
+    assert "p-value" not in md.split("Relation to test")[1].split("##")[0].replace("no p-value", "")
     assert "1 h 02 min" in md  # wall time 3725 s
     assert "λ_max" in md and "Spearman" in md
     rows = list(csv.DictReader((sweep / "report.csv").open()))

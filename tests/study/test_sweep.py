@@ -126,7 +126,7 @@ def test_cli_dry_run_and_report(write_grid, tmp_path, capsys, monkeypatch):
     assert "| sam | 2 | 0.755 ± 0.007 |" in md  # auroc 0.75, 0.76
     runs_csv = (out / "runs.csv").read_text().splitlines()
     assert "wall_seconds" in runs_csv[0] and len(runs_csv) == 5
-    assert "+0.050 (p 0.500)" in md  # two pairs, both +0.05: sign-flip p = 2/4
+    assert "**+0.050** (p 0.500, Holm 0.500)" in md  # two pairs, both +0.05: sign-flip p = 2/4 (one test: Holm = p)
     assert main(["sweep", "report"]) == 2
     assert main(["sweep", "report", str(tmp_path / "nothing")]) == 2
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
