@@ -9,12 +9,15 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "sharpness", help="measure the curvature of a trained run's minimum (λ_max, trace, loss slice)",
+        "sharpness", help="measure the sharpness of a trained run's minimum (λ_max, trace, weight norms, adaptive "
+        "sharpness, loss slice)",
         description="Load RUN's trained model (model.safetensors, else checkpoints/best.pt) and measure, on a "
         "fixed subset of its training split (no augmentation, BatchNorm in eval mode), the largest Hessian "
         "eigenvalue (power iteration on Hessian-vector products), the Hessian trace (Hutchinson, Rademacher "
-        "probes) and the loss along a filter-normalized random direction. Writes RUN/sharpness.json and "
-        "RUN/plots/landscape.png; `sharpreg sweep report` relates them to the test metrics.")
+        "probes), the weight norms, the scale-invariant adaptive sharpness (average case: E L(w + rho |w| z) - "
+        "L(w), z Gaussian; worst case: the largest L(w + d) - L(w) with |d| <= rho |w| element-wise, by "
+        "sign-gradient ascent) and the loss along a filter-normalized random direction. Writes "
+        "RUN/sharpness.json and RUN/plots/landscape.png; `sharpreg sweep report` relates them to the test metrics.")
     p.add_argument("run_dir", type=Path, metavar="RUN", help="run folder")
     p.add_argument("--samples", type=int, default=256, help="training images to measure on (default 256)")
     p.add_argument("--iters", type=int, default=20, help="power iterations at most (default 20)")
@@ -23,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--span", type=float, default=1.0, help="the slice runs over alpha in [-span, span] (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and the random vectors (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="images per Hessian-vector-product batch")
+    p.add_argument("--adaptive-rho", type=float, default=0.05,
+                   help="radius of the adaptive sharpness, relative to each weight's magnitude (default 0.05)")
+    p.add_argument("--adaptive-samples", type=int, default=10, help="Gaussian draws of the average case (default 10)")
+    p.add_argument("--ascent-steps", type=int, default=5, help="ascent steps of the worst case (default 5)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -36,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
     from ..runs import RunFolder
     from ..study.measure import MeasureOptions, measure
 
-    counts = {"--samples": args.samples, "--iters": args.iters, "--probes": args.probes, "--batch-size": args.batch_size}
+    counts = {"--samples": args.samples, "--iters": args.iters, "--probes": args.probes, "--batch-size": args.batch_size,
+              "--adaptive-samples": args.adaptive_samples, "--ascent-steps": args.ascent_steps}
     for option, value in counts.items():
         if value < 1:
             raise SharpregError(f"{option} must be at least 1")
-    if args.points < 2 or args.span <= 0:
-        raise SharpregError("--points must be at least 2 and --span positive")
+    if args.points < 2 or args.span <= 0 or args.adaptive_rho <= 0:
+        raise SharpregError("--points must be at least 2, --span and --adaptive-rho positive")
     if args.threads is not None:
         if args.threads < 1:
             raise SharpregError("--threads must be at least 1")
@@ -49,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     opts = MeasureOptions(samples=args.samples, iters=args.iters, probes=args.probes, points=args.points,
-                          span=args.span, seed=args.seed, batch_size=args.batch_size, device=args.device)
+                          span=args.span, seed=args.seed, batch_size=args.batch_size, device=args.device,
+                          adaptive_rho=args.adaptive_rho, adaptive_samples=args.adaptive_samples,
+                          ascent_steps=args.ascent_steps)
     result = measure(args.run_dir, opts)
     run = RunFolder(args.run_dir)
     if args.json:
@@ -59,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     Console().print(
         f"{args.run_dir}: λ_max {result['lambda_max']:.4g} after {result['lambda_max_iterations']} iterations{conv}; "
         f"trace {result['trace']:.4g} ± {result['trace_stderr']:.2g} ({result['trace_probes']} probes); "
-        f"loss {result['loss']:.4f} on {result['samples']} training images; {result['seconds']:.1f} s\n"
+        f"‖w‖ {result['weight_norm']:.4g}; adaptive sharpness (rho {result['adaptive_rho']:g}) average "
+        f"{result['adaptive_sharpness_avg']:.4g} ± {result['adaptive_sharpness_avg_stderr'] or 0:.2g}, worst case "
+        f"{result['adaptive_sharpness_max']:.4g}; loss {result['loss']:.4f} on {result['samples']} training images; "
+        f"{result['seconds']:.1f} s ("
+        + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds_parts"].items()) + ")\n"
         f"wrote {run.path / run.SHARPNESS} and {run.plot('landscape')}", markup=False)
     return 0

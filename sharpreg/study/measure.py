@@ -1,10 +1,12 @@
-"""``sharpreg sharpness RUN``: curvature of a trained run's minimum on a fixed subset of its training split.
+"""``sharpreg sharpness RUN``: sharpness of a trained run's minimum on a fixed subset of its training split.
 
 The model is rebuilt and loaded by the evaluation step (the best epoch's weights, as tested: the run's
 ``model.safetensors``, else its best checkpoint). The loss is the run's training loss
 (cross-entropy with the same class weights and label smoothing) on ``samples`` training images drawn
 with a fixed seed, without augmentation, with the model in eval mode (BatchNorm uses its running
-statistics, dropout is off), in fp32.
+statistics, dropout is off), in fp32. Measured: λ_max and the Hessian trace (``hessian.py``), the weight
+norms and the average- and worst-case adaptive sharpness (``adaptive.py``), a 1-D loss slice; the
+seconds of each part are recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..errors import RunError
 from ..evaluation.inference import batch_inputs, loader
 from ..evaluation.step import build_loss, load_trained
 from ..runs import RunFolder
-from . import hessian
+from . import adaptive, hessian
 
 
 @dataclass
@@ -37,6 +39,9 @@ class MeasureOptions:
     seed: int = 0
     batch_size: int = 64
     device: str = "cpu"
+    adaptive_rho: float = 0.05
+    adaptive_samples: int = 10
+    ascent_steps: int = 5
 
 
 def subset_batches(dm: Any, samples: int, seed: int, batch_size: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -57,6 +62,19 @@ def _math_attention() -> contextlib.AbstractContextManager:
         return sdpa_kernel(SDPBackend.MATH)
     except ImportError:  # pragma: no cover - older torch
         return contextlib.nullcontext()
+
+
+class _Clock:
+    """Calls a part of the measurement and keeps its wall seconds."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        self.seconds[name] = round(time.perf_counter() - t0, 3)
+        return out
 
 
 def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> dict[str, Any]:
@@ -83,13 +101,21 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         return float(sum(float(t) for t in terms()))
 
     gen = torch.Generator().manual_seed(options.seed)
+    clock = _Clock()
+    o = options
     with _math_attention():
-        loss0 = full_loss()
-        eig = hessian.top_eigenvalue(terms, params, iters=options.iters, generator=gen)
-        tr = hessian.hutchinson_trace(terms, params, probes=options.probes, generator=gen)
+        loss0 = clock("loss", full_loss)
+        eig = clock("lambda_max", lambda: hessian.top_eigenvalue(terms, params, iters=o.iters, generator=gen))
+        tr = clock("trace", lambda: hessian.hutchinson_trace(terms, params, probes=o.probes, generator=gen))
+        norms = adaptive.weight_norms(params)
+        avg = clock("adaptive_avg", lambda: adaptive.adaptive_average(full_loss, params, rho=o.adaptive_rho,
+                                                                      samples=o.adaptive_samples, generator=gen,
+                                                                      loss0=loss0))
+        worst = clock("adaptive_max", lambda: adaptive.adaptive_worst(terms, params, rho=o.adaptive_rho,
+                                                                      steps=o.ascent_steps))
         direction = hessian.filter_normalized_direction(params, generator=gen)
-        alphas = np.linspace(-options.span, options.span, options.points).round(6).tolist()
-        slice_ = hessian.loss_slice(full_loss, params, direction, alphas)
+        alphas = np.linspace(-o.span, o.span, o.points).round(6).tolist()
+        slice_ = clock("slice", lambda: hessian.loss_slice(full_loss, params, direction, alphas))
     result = {
         "run": str(run.path), "weights": trained.weights, "split": "train", "samples": n, "seed": options.seed,
         "mode": "eval (BatchNorm running statistics, no dropout), fp32, no augmentation",
@@ -97,10 +123,19 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         "lambda_max": eig.value, "lambda_max_iterations": eig.iterations, "lambda_max_converged": eig.converged,
         "lambda_max_history": eig.history,
         "trace": tr.value, "trace_stderr": tr.stderr, "trace_probes": tr.probes,
+        **norms,
+        "adaptive_rho": o.adaptive_rho,
+        "adaptive_sharpness_avg": avg.value, "adaptive_sharpness_avg_stderr": avg.stderr,
+        "adaptive_sharpness_avg_samples": o.adaptive_samples,
+        "adaptive_sharpness_max": worst.value, "adaptive_sharpness_max_history": list(worst.history),
+        "adaptive_sharpness_max_steps": o.ascent_steps,
+        "adaptive_definition": "avg: E_z L(w + rho |w| z) - L(w), z ~ N(0, I); max: max over |d| <= rho |w| "
+                               "(element-wise) of L(w + d) - L(w), from below by projected sign-gradient ascent; "
+                               "every trainable parameter, eta = 0",
         "landscape": {"alphas": alphas, "loss": slice_,
                       "direction": "Gaussian, filter-normalized (Li et al. 2018); biases and norm weights 0"},
         "parameters": int(sum(p.numel() for p in params)),
-        "seconds": round(time.perf_counter() - t0, 2), "device": str(device),
+        "seconds": round(time.perf_counter() - t0, 2), "seconds_parts": clock.seconds, "device": str(device),
     }
     if write:
         run.write_sharpness(result)
