@@ -26,9 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--span", type=float, default=1.0, help="the slice runs over alpha in [-span, span] (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and the random vectors (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="images per Hessian-vector-product batch")
-    p.add_argument("--adaptive-rho", type=float, default=0.05,
-                   help="radius of the adaptive sharpness, relative to each weight's magnitude (default 0.05)")
-    p.add_argument("--adaptive-samples", type=int, default=10, help="Gaussian draws of the average case (default 10)")
+    p.add_argument("--avg-rho", type=float, default=0.2,
+                   help="radius of the average-case adaptive sharpness: Gaussian noise of std rho |w| (default 0.2)")
+    p.add_argument("--avg-samples", type=int, default=10, help="antithetic Gaussian pairs of the average case (default 10)")
+    p.add_argument("--max-rho", type=float, default=0.002,
+                   help="radius of the worst-case adaptive sharpness: |d| <= rho |w| element-wise (default 0.002)")
     p.add_argument("--ascent-steps", type=int, default=5, help="ascent steps of the worst case (default 5)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -44,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from ..study.measure import MeasureOptions, measure
 
     counts = {"--samples": args.samples, "--iters": args.iters, "--probes": args.probes, "--batch-size": args.batch_size,
-              "--adaptive-samples": args.adaptive_samples, "--ascent-steps": args.ascent_steps}
+              "--avg-samples": args.avg_samples, "--ascent-steps": args.ascent_steps}
     for option, value in counts.items():
         if value < 1:
             raise SharpregError(f"{option} must be at least 1")
-    if args.points < 2 or args.span <= 0 or args.adaptive_rho <= 0:
-        raise SharpregError("--points must be at least 2, --span and --adaptive-rho positive")
+    if args.points < 2 or min(args.span, args.avg_rho, args.max_rho) <= 0:
+        raise SharpregError("--points must be at least 2; --span, --avg-rho and --max-rho positive")
     if args.threads is not None:
         if args.threads < 1:
             raise SharpregError("--threads must be at least 1")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     opts = MeasureOptions(samples=args.samples, iters=args.iters, probes=args.probes, points=args.points,
                           span=args.span, seed=args.seed, batch_size=args.batch_size, device=args.device,
-                          adaptive_rho=args.adaptive_rho, adaptive_samples=args.adaptive_samples,
+                          avg_rho=args.avg_rho, avg_samples=args.avg_samples, max_rho=args.max_rho,
                           ascent_steps=args.ascent_steps)
     result = measure(args.run_dir, opts)
     run = RunFolder(args.run_dir)
@@ -69,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
     Console().print(
         f"{args.run_dir}: λ_max {result['lambda_max']:.4g} after {result['lambda_max_iterations']} iterations{conv}; "
         f"trace {result['trace']:.4g} ± {result['trace_stderr']:.2g} ({result['trace_probes']} probes); "
-        f"‖w‖ {result['weight_norm']:.4g}; adaptive sharpness (rho {result['adaptive_rho']:g}) average "
+        f"‖w‖ {result['weight_norm']:.4g}; adaptive sharpness: average (rho {result['adaptive_sharpness_avg_rho']:g}) "
         f"{result['adaptive_sharpness_avg']:.4g} ± {result['adaptive_sharpness_avg_stderr'] or 0:.2g}, worst case "
-        f"{result['adaptive_sharpness_max']:.4g}; loss {result['loss']:.4f} on {result['samples']} training images; "
+        f"(rho {result['adaptive_sharpness_max_rho']:g}) {result['adaptive_sharpness_max']:.4g}; loss {result['loss']:.4f} on {result['samples']} training images; "
         f"{result['seconds']:.1f} s ("
         + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds_parts"].items()) + ")\n"
         f"wrote {run.path / run.SHARPNESS} and {run.plot('landscape')}", markup=False)

@@ -7,9 +7,10 @@ perturbations relative to each weight's magnitude, so such a rescaling leaves it
 ``L`` the loss on the measured subset and ``|w|`` the element-wise magnitude of every trainable
 parameter (biases and normalization parameters included; η = 0):
 
-* **average case**: ``S_avg(ρ) = E_z[L(w + ρ |w| ⊙ z)] − L(w)``, z ~ N(0, I), estimated with ``samples``
-  draws (its standard error over the draws is reported); the Gaussian, adaptive, average-case
-  sharpness of Andriushchenko et al.;
+* **average case**: ``S_avg(ρ) = E_z[L(w + ρ |w| ⊙ z)] − L(w)``, z ~ N(0, I): the Gaussian, adaptive,
+  average-case sharpness of Andriushchenko et al., estimated with ``samples`` antithetic pairs
+  (z and −z: the same expectation, but the first-order term ρ gᵀ(|w|⊙z), which is pure noise, cancels
+  within each pair); its standard error over the pairs is reported;
 * **worst case**: ``S_max(ρ) = max over |δ| ≤ ρ|w| (element-wise, an ℓ∞ box) of L(w + δ) − L(w)``, estimated
   from below by ``steps`` steps of projected sign-gradient ascent from δ = 0 with step ``2ρ|w|/steps``,
   keeping the largest loss seen (Andriushchenko et al. use the same box and a longer, momentum ascent).
@@ -47,16 +48,20 @@ class AdaptiveResult:
 @torch.no_grad()
 def adaptive_average(loss: Callable[[], float], params: Sequence[torch.Tensor], *, rho: float, samples: int,
                      generator: torch.Generator | None = None, loss0: float | None = None) -> AdaptiveResult:
-    """``E[L(w + ρ|w|⊙z)] − L(w)`` over ``samples`` Gaussian draws z; the weights are restored by copy."""
+    """``E[L(w + ρ|w|⊙z)] − L(w)`` over ``samples`` antithetic pairs of Gaussian draws (z, −z); each pair's
+    mean rise is one sample. The weights are restored by copy."""
     saved = [p.detach().clone() for p in params]
     base = loss() if loss0 is None else loss0
     rises = []
     try:
         for _ in range(samples):
-            for p, w in zip(params, saved):
-                z = torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device)
-                p.copy_(w + rho * w.abs() * z)
-            rises.append(loss() - base)
+            steps = [rho * w.abs() * torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device) for w in saved]
+            pair = []
+            for sign in (1.0, -1.0):
+                for p, w, d in zip(params, saved, steps):
+                    p.copy_(w + sign * d)
+                pair.append(loss() - base)
+            rises.append(sum(pair) / 2)
     finally:
         for p, w in zip(params, saved):
             p.copy_(w)

@@ -41,8 +41,9 @@ class MeasureConfig(BaseModel):
     probes: int = Field(5, ge=1, description="Hutchinson probe vectors.")
     points: int = Field(11, ge=2, description="Points of the 1-D loss slice.")
     seed: int = Field(0, ge=0, description="Seed of the subset and the random vectors.")
-    adaptive_rho: float = Field(0.05, gt=0, description="Radius of the adaptive sharpness measures.")
-    adaptive_samples: int = Field(10, ge=1, description="Gaussian draws of the average-case adaptive sharpness.")
+    avg_rho: float = Field(0.2, gt=0, description="Radius of the average-case adaptive sharpness.")
+    avg_samples: int = Field(10, ge=1, description="Antithetic Gaussian pairs of the average-case adaptive sharpness.")
+    max_rho: float = Field(0.002, gt=0, description="Radius of the worst-case adaptive sharpness (an l-inf box).")
     ascent_steps: int = Field(5, ge=1, description="Ascent steps of the worst-case adaptive sharpness.")
     subset: dict[str, list[Any]] = Field(
         default_factory=dict, description="Measure only runs whose values are among these (e.g. "

@@ -39,8 +39,9 @@ class MeasureOptions:
     seed: int = 0
     batch_size: int = 64
     device: str = "cpu"
-    adaptive_rho: float = 0.05
-    adaptive_samples: int = 10
+    avg_rho: float = 0.2
+    avg_samples: int = 10
+    max_rho: float = 0.002
     ascent_steps: int = 5
 
 
@@ -108,10 +109,10 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         eig = clock("lambda_max", lambda: hessian.top_eigenvalue(terms, params, iters=o.iters, generator=gen))
         tr = clock("trace", lambda: hessian.hutchinson_trace(terms, params, probes=o.probes, generator=gen))
         norms = adaptive.weight_norms(params)
-        avg = clock("adaptive_avg", lambda: adaptive.adaptive_average(full_loss, params, rho=o.adaptive_rho,
-                                                                      samples=o.adaptive_samples, generator=gen,
+        avg = clock("adaptive_avg", lambda: adaptive.adaptive_average(full_loss, params, rho=o.avg_rho,
+                                                                      samples=o.avg_samples, generator=gen,
                                                                       loss0=loss0))
-        worst = clock("adaptive_max", lambda: adaptive.adaptive_worst(terms, params, rho=o.adaptive_rho,
+        worst = clock("adaptive_max", lambda: adaptive.adaptive_worst(terms, params, rho=o.max_rho,
                                                                       steps=o.ascent_steps))
         direction = hessian.filter_normalized_direction(params, generator=gen)
         alphas = np.linspace(-o.span, o.span, o.points).round(6).tolist()
@@ -124,11 +125,10 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         "lambda_max_history": eig.history,
         "trace": tr.value, "trace_stderr": tr.stderr, "trace_probes": tr.probes,
         **norms,
-        "adaptive_rho": o.adaptive_rho,
         "adaptive_sharpness_avg": avg.value, "adaptive_sharpness_avg_stderr": avg.stderr,
-        "adaptive_sharpness_avg_samples": o.adaptive_samples,
+        "adaptive_sharpness_avg_rho": o.avg_rho, "adaptive_sharpness_avg_samples": o.avg_samples,
         "adaptive_sharpness_max": worst.value, "adaptive_sharpness_max_history": list(worst.history),
-        "adaptive_sharpness_max_steps": o.ascent_steps,
+        "adaptive_sharpness_max_rho": o.max_rho, "adaptive_sharpness_max_steps": o.ascent_steps,
         "adaptive_definition": "avg: E_z L(w + rho |w| z) - L(w), z ~ N(0, I); max: max over |d| <= rho |w| "
                                "(element-wise) of L(w + d) - L(w), from below by projected sign-gradient ascent; "
                                "every trainable parameter, eta = 0",

@@ -72,10 +72,14 @@ def test_average_case_equals_a_direct_monte_carlo_and_weights_are_restored():
     loss = lambda: float(nn.functional.cross_entropy(net(x), y).detach())  # noqa: E731
     res = adaptive_average(loss, params, rho=0.2, samples=6, generator=torch.Generator().manual_seed(9))
     gen, rises, base = torch.Generator().manual_seed(9), [], loss()
-    for _ in range(6):  # the definition, written out: w + rho |w| z per draw
-        noisy = [w + 0.2 * w.abs() * torch.randn(w.shape, generator=gen, dtype=w.dtype) for w in saved]
-        out = nn.functional.linear(torch.relu(nn.functional.linear(x, noisy[0], noisy[1])), noisy[2], noisy[3])
-        rises.append(float(nn.functional.cross_entropy(out, y)) - base)
+    for _ in range(6):  # the definition, written out: w + rho |w| z and its antithetic w - rho |w| z
+        z = [torch.randn(w.shape, generator=gen, dtype=w.dtype) for w in saved]
+        pair = []
+        for sign in (1, -1):
+            noisy = [w + sign * 0.2 * w.abs() * zi for w, zi in zip(saved, z)]
+            out = nn.functional.linear(torch.relu(nn.functional.linear(x, noisy[0], noisy[1])), noisy[2], noisy[3])
+            pair.append(float(nn.functional.cross_entropy(out, y)) - base)
+        rises.append(sum(pair) / 2)
     assert res.value == pytest.approx(sum(rises) / 6, rel=1e-12) and list(res.history) == pytest.approx(rises)
     assert res.stderr == pytest.approx(float(torch.tensor(rises).std()) / math.sqrt(6))
     assert all(torch.equal(p, w) for p, w in zip(params, saved))

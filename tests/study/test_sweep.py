@@ -151,9 +151,9 @@ def test_measure_table_measures_every_finished_run_once(write_grid, tmp_path):
 
 
 def test_measure_subset_measures_only_the_declared_runs(write_grid, tmp_path):
-    grid = load_grid(write_grid(GRID + '[measure]\nsamples = 4\nadaptive_rho = 0.02\n[measure.subset]\n"train.seed" = [1]\n'))
+    grid = load_grid(write_grid(GRID + '[measure]\nsamples = 4\nmax_rho = 0.02\n[measure.subset]\n"train.seed" = [1]\n'))
     out = tmp_path / "sweep"
     run_sweep(grid, out, SweepOptions(progress=False, report=False), command_factory=fake_command)
     assert sorted(c.split()[1] for c in calls(out) if c.startswith("measure")) == ["none_seed1", "sam_seed1"]
     args = json.loads((out / "runs" / "sam_seed1" / "sharpness.json").read_text())["args"]
-    assert args[args.index("--adaptive-rho") + 1] == "0.02"
+    assert args[args.index("--max-rho") + 1] == "0.02"
