@@ -63,12 +63,17 @@ def test_adaptive_sharpness_ignores_function_preserving_rescaling_where_lambda_m
     assert after["lambda_max"] == pytest.approx(before["lambda_max"] / 25, rel=1e-4)  # λ_max moves by 1/a²
 
 
-def test_average_case_equals_a_direct_monte_carlo_and_weights_are_restored():
-    torch.manual_seed(2)
+def mlp_problem(seed: int, n: int):
+    """A small MLP in float64 on ``n`` random cases: the net, inputs, labels, its parameters and a copy."""
+    torch.manual_seed(seed)
     net = mlp().double()
-    x, y = torch.randn(20, 4, dtype=torch.float64), torch.randint(0, 2, (20,))
+    x, y = torch.randn(n, 4, dtype=torch.float64), torch.randint(0, 2, (n,))
     params = list(net.parameters())
-    saved = [p.detach().clone() for p in params]
+    return net, x, y, params, [p.detach().clone() for p in params]
+
+
+def test_average_case_equals_a_direct_monte_carlo_and_weights_are_restored():
+    net, x, y, params, saved = mlp_problem(2, 20)
     loss = lambda: float(nn.functional.cross_entropy(net(x), y).detach())  # noqa: E731
     res = adaptive_average(loss, params, rho=0.2, samples=6, generator=torch.Generator().manual_seed(9))
     gen, rises, base = torch.Generator().manual_seed(9), [], loss()
@@ -86,11 +91,7 @@ def test_average_case_equals_a_direct_monte_carlo_and_weights_are_restored():
 
 
 def test_worst_case_stays_in_its_box_beats_random_points_and_restores_the_weights():
-    torch.manual_seed(4)
-    net = mlp().double()
-    x, y = torch.randn(40, 4, dtype=torch.float64), torch.randint(0, 2, (40,))
-    params = list(net.parameters())
-    saved = [p.detach().clone() for p in params]
+    net, x, y, params, saved = mlp_problem(4, 40)
     terms = lambda: [nn.functional.cross_entropy(net(x), y)]  # noqa: E731
     base = float(terms()[0].detach())
     worst = adaptive_worst(terms, params, rho=0.05, steps=5)
@@ -117,4 +118,4 @@ def test_weight_norms():
     params = list(net.parameters())
     norms = weight_norms(params)
     assert norms["weight_norm"] == pytest.approx(float(torch.cat([p.detach().flatten() for p in params]).norm()))
-    assert norms["weight_norm_matrices"] == pytest.approx(math.hypot(float(net[0].weight.norm()), float(net[2].weight.norm())))
+    assert norms["weight_norm_matrices"] == pytest.approx(math.hypot(float(net[0].weight.detach().norm()), float(net[2].weight.detach().norm())))
