@@ -111,13 +111,3 @@ def test_a_tuning_run_with_any_test_result_is_refused(write_grid, tmp_path):
     with pytest.raises(RunError, match="tuning run with test results"):
         select(grid, out)
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, main, tuning", [("cpu_grid.toml", 140, 210), ("paper_grid.toml", 280, 420),
-                                                ("cpu_leakage_grid.toml", 12, 0)])
-def test_the_shipped_study_grids_are_valid(name, main, tuning):
-    grid = load_grid(Path(__file__).parents[2] / "recipes" / "study" / name)
-    assert len(grid.combos) == main and (len(grid.tuning.runs) if grid.tuning else 0) == tuning
-    if grid.tuning:
-        sizes = {len(v) for v in grid.tuning.values.values()}
-        assert sizes == {3}  # the same budget for every method
