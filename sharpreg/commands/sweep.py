@@ -60,28 +60,32 @@ def report(sweep_dir: Path, *, plots: bool = True) -> int:
     return 0
 
 
-def print_headline(console, sweep_dir: Path, metric: str = "auroc") -> None:
-    """One table per model on the console: the metric per method and its paired difference to the baseline."""
+def print_headline(console, sweep_dir: Path) -> None:
+    """One table per model on the console: the primary metric per method, its paired difference to the
+    baseline with its interval, the nominal and Holm-corrected p-values."""
     import math
 
     from rich.table import Table
 
-    from ..study.aggregate import aggregate, collect
-    from ..study.report_md import fmt as _f, fmt_p as _p, fmt_pm as _pm
+    from ..study.aggregate import PRIMARY, aggregate, collect
+    from ..study.report_md import fmt, fmt_ci, fmt_p, fmt_pm
 
     records, manifest = collect(sweep_dir)
     baseline = str(manifest.get("baseline", "none"))
-    rows = [r for r in aggregate(records, baseline) if r["metric"] == metric]
+    rows = [r for r in aggregate(records, baseline) if r["metric"] == PRIMARY]
     for setting, model in sorted({(r["setting"], r["model"]) for r in rows}):
-        table = Table(title=f"{model}{' · ' + setting if setting else ''}: test {metric}", title_justify="left")
-        for col in ("method", "n", "mean ± std", f"Δ vs {baseline}", "p", "test", "passes", "s/run"):
+        table = Table(title=f"{model}{' · ' + setting if setting else ''}: test {PRIMARY}", title_justify="left")
+        for col in ("method", "n", "mean ± std", f"Δ vs {baseline} [95 % CI]", "p", "Holm p", "test", "compute", "s/run"):
             table.add_column(col, justify="left" if col in ("method", "test") else "right")
         for r in rows:
             if (r["setting"], r["model"]) != (setting, model):
                 continue
-            diff = "" if math.isnan(r.get("diff_mean", math.nan)) else f"{r['diff_mean']:+.3f}"
-            table.add_row(r["method"], str(r["n"]), _pm(r["mean"], r["std"]), diff, _p(r["p_value"]) if "p_value" in r else "",
-                          r.get("test", ""), _f(r["passes_per_step"], 2), _f(r["seconds_mean"], 0))
+            diff = "" if math.isnan(r.get("diff_mean", math.nan)) else \
+                f"{r['diff_mean']:+.3f}{fmt_ci(r['diff_ci_low'], r['diff_ci_high'])}"
+            compute = "" if math.isnan(r.get("compute", math.nan)) else f"{r['compute']:.2f}×"
+            table.add_row(r["method"], str(r["n"]), fmt_pm(r["mean"], r["std"]), diff,
+                          fmt_p(r["p_value"]) if "p_value" in r else "", fmt_p(r.get("p_value_holm")) if "p_value" in r else "",
+                          r.get("test", ""), compute, fmt(r["seconds_mean"], 0))
         console.print(table)
 
 
