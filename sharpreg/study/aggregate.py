@@ -33,6 +33,8 @@ WILCOXON_MIN_PAIRS = 6
 #: the declared primary metric: the family that Holm's correction covers, and the per-case test's metric
 PRIMARY = "auroc"
 SHARPNESS_KEYS = ("lambda_max", "trace", "weight_norm", "adaptive_sharpness_avg", "adaptive_sharpness_max")
+SHARPNESS_LABELS = {"lambda_max": "λ_max", "trace": "trace", "weight_norm": "‖w‖",
+                    "adaptive_sharpness_avg": "adaptive avg", "adaptive_sharpness_max": "adaptive max"}
 
 
 @dataclass

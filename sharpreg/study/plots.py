@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import table
-from .aggregate import RunRecord, mean_std, method_order
+from .aggregate import SHARPNESS_KEYS, SHARPNESS_LABELS, RunRecord, mean_std, method_order
 
 
 def _pyplot():
@@ -62,18 +62,19 @@ def draw_metric_plots(records: list[RunRecord], folder: Path, baseline: str = "n
 
 
 def draw_sharpness_scatter(records: list[RunRecord], folder: Path, metric: str = "auroc") -> list[str]:
-    """``folder/sharpness_<metric>.png``: λ_max and Hessian trace against the test metric, per run."""
+    """``folder/sharpness_<metric>.png``: each measured sharpness quantity (λ_max, trace, ‖w‖, adaptive
+    sharpness) against the test metric, one panel per quantity, one point per run."""
     runs = [r for r in records if r.sharpness and metric in r.test]
-    if not runs:
+    keys = [k for k in SHARPNESS_KEYS if any(k in r.sharpness for r in runs)]
+    if not keys:
         return []
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     methods = method_order(records, "none")
     models = sorted({r.model for r in runs})
     markers = "osD^v<>P*X"
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), squeeze=False)
-    for ax, key, label in ((axes[0][0], "lambda_max", "largest Hessian eigenvalue λ_max"),
-                           (axes[0][1], "trace", "Hessian trace (Hutchinson)")):
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.8), squeeze=False)
+    for ax, key in zip(axes[0], keys):
         for r in runs:
             if key not in r.sharpness:
                 continue
@@ -81,14 +82,14 @@ def draw_sharpness_scatter(records: list[RunRecord], folder: Path, metric: str =
                        marker=markers[models.index(r.model) % len(markers)], s=30, alpha=0.8)
         if all(r.sharpness.get(key, 0) > 0 for r in runs):
             ax.set_xscale("log")
-        ax.set_xlabel(label)
+        ax.set_xlabel(SHARPNESS_LABELS[key])
         ax.set_ylabel(f"test {metric}")
         ax.grid(alpha=0.3)
     handles = [plt.Line2D([], [], color=f"C{methods.index(m) % 10}", marker="o", ls="", label=m)
                for m in methods if any(r.method == m for r in runs)]
     handles += [plt.Line2D([], [], color="black", marker=markers[i % len(markers)], ls="", label=m)
                 for i, m in enumerate(models)]
-    axes[0][1].legend(handles=handles, fontsize=7, loc="best")
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="best")
     fig.suptitle(f"sharpness of the minima found vs test {metric} (one point per run)", fontsize=9)
     fig.tight_layout()
     path = folder / f"sharpness_{metric}.png"

@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import table
-from .aggregate import PRIMARY, SHARPNESS_KEYS, WILCOXON_MIN_PAIRS, RunRecord, method_order
+from .aggregate import PRIMARY, SHARPNESS_KEYS, SHARPNESS_LABELS, WILCOXON_MIN_PAIRS, RunRecord, method_order
 from .stats import spearman_interval
-
-SHARPNESS_LABELS = {"lambda_max": "λ_max", "trace": "trace", "weight_norm": "‖w‖",
-                    "adaptive_sharpness_avg": "adaptive avg", "adaptive_sharpness_max": "adaptive max"}
 
 
 def fmt(x: Any, digits: int = 3) -> str:
