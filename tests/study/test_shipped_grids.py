@@ -26,7 +26,7 @@ def test_shipped_grids_validate(grid: Path) -> None:
     assert g.combos and set(g.epochs) == runs
 
 
-@pytest.mark.parametrize("name, main, tuning", [("cpu_grid.toml", 140, 210), ("paper_grid.toml", 280, 420)])
+@pytest.mark.parametrize("name, main, tuning", [("cpu_grid.toml", 180, 270), ("paper_grid.toml", 280, 420)])
 def test_the_study_grids_tune_every_method_with_the_same_budget(name: str, main: int, tuning: int) -> None:
     g = loaded(ROOT / "recipes" / "study" / name)
     assert len(g.combos) == main and g.tuning is not None and len(g.tuning.runs) == tuning
