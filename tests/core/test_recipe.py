@@ -82,7 +82,7 @@ def test_every_error_reported_at_once_with_file_line_key(registry: Registry) -> 
     assert got == [
         f"{f}:5 data.image_size: Input should be greater than or equal to 8",
         f"{f}:6 data.colour: unknown key Known keys: augment, cache, channels, classes, fingerprint, generator_seed, image_size, "
-        "name, native_size, noise, per_class, split.",
+        "name, native_size, noise, normalize, per_class, split.",
         f"{f}:13 optimizer.name: unknown optimizer 'adma'; did you mean 'adam' or 'adamw'? Installed optimizers: adam, adamw, sgd.",
         f"{f}:20 train.epochs: Input should be greater than or equal to 1",
         f"{f}:21 train.batch_size: Input should be a valid integer, unable to parse string as an integer",
