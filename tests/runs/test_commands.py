@@ -57,8 +57,8 @@ def test_report_redraws_the_plots(runs: list[Path], capsys: pytest.CaptureFixtur
     for p in plots.iterdir():
         p.unlink()
     assert main(["report", str(runs[1])]) == 0
-    assert sorted(p.name for p in plots.iterdir()) == ["confusion_matrix.png", "learning_curves.png", "roc.png",
-                                                        "sharpness.png"]
+    assert sorted(p.name for p in plots.iterdir()) == ["confusion_matrix.png", "learning_curves.png",
+                                                        "reliability.png", "roc.png", "sharpness.png"]
     assert "best epoch" in capsys.readouterr().out
 
 

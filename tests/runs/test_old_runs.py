@@ -43,7 +43,7 @@ def test_report_compare_and_aggregate_read_an_old_run(old_run: Path, tmp_path: P
     assert main(["report", str(old_run)]) == 0
     assert "best epoch 1 by val auroc" in capsys.readouterr().out
     assert sorted(p.name for p in (old_run / "plots").iterdir()) == ["confusion_matrix.png", "learning_curves.png",
-                                                                     "roc.png", "sharpness.png"]
+                                                                     "reliability.png", "roc.png", "sharpness.png"]
     twin = Path(shutil.copytree(OLD, tmp_path / "twin"))
     assert main(["compare", str(old_run), str(twin), "--csv", "--no-plot"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
