@@ -181,7 +181,7 @@ class DataParams(PluginParams):
     )
     normalize: Literal["none", "imagenet"] = Field(
         "none",
-        description="'none': pixels in [0, 1] (from-scratch training). 'imagenet': each channel standardized "
+        description="'none': pixels as preprocessed, in [0, 1] before intensity augmentation (from-scratch training). 'imagenet': each channel standardized "
         "with ImageNet's mean and standard deviation, as ImageNet-pretrained weights expect (greyscale: the "
         "mean of the three channels' statistics). Applied after augmentation.",
     )
