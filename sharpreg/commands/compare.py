@@ -39,7 +39,7 @@ def _emit(text: str, target: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich import box
-    from rich.console import Console
+    from ..console import make_console
     from rich.measure import Measurement
     from rich.table import Table
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         _emit(cmp.to_csv(table), args.csv)
     if args.markdown:
         _emit(cmp.to_markdown(table, metrics, confidence), args.markdown)
-    console = Console()
+    console = make_console()
     if not (args.csv == "-" or args.markdown == "-"):
         t = Table(title=f"test set · value over its {int(round(confidence * 100))} % bootstrap interval", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{row['gap_accuracy']:+.3f}" if row.get("gap_accuracy") is not None else "n/a",
                       f"{row['seconds']:.0f}" if row.get("seconds") is not None else "")
         wide = Measurement.get(console, console.options.update_width(10_000), t).maximum
-        (Console(width=wide) if wide > console.width else console).print(t)  # never cut a number short
+        (make_console(width=wide) if wide > console.width else console).print(t)  # never cut a number short
         pooled = cmp.groups(runs, metrics)
         if pooled:
             g = Table(title="runs differing only in the seed: mean ± std", title_justify="left")
@@ -93,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
         from ..reporting.plots import comparison
 
         path = comparison(runs, metrics, args.plot, confidence=confidence)
-        Console(stderr=True).print(f"comparison plot: {path}")
+        make_console(stderr=True).print(f"comparison plot: {path}")
     return 0
