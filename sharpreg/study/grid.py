@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import RecipeError, RecipeIssue
+from ..paths import name_problem
+from ..specs import MAX_SEED
 from ..recipe.lines import find_line, index_lines
-from ..recipe.loader import display, parse_toml
+from ..recipe.loader import display, parse_toml, read_text
 
 #: keys whose values are replicates (seeds), not factors, in the report
 DEFAULT_REPLICATE_KEYS = ("train.seed",)
@@ -45,7 +47,7 @@ DEFAULT_REPLICATE_KEYS = ("train.seed",)
 class SlurmConfig(BaseModel):
     """Resources of each Slurm job (submitit ``update_parameters``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     partition: str | None = Field(None, description="Slurm partition.")
     timeout_min: int = Field(240, ge=1, description="Time limit of one run, in minutes.")
     gpus_per_node: int = Field(1, ge=0, description="GPUs per run.")
@@ -59,12 +61,12 @@ class SlurmConfig(BaseModel):
 class MeasureConfig(BaseModel):
     """``[measure]``: after each run, ``sharpreg sharpness RUN`` with these options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     samples: int = Field(128, ge=1, description="Training images to measure on.")
     iters: int = Field(10, ge=1, description="Power iterations at most.")
     probes: int = Field(5, ge=1, description="Hutchinson probe vectors.")
     points: int = Field(11, ge=2, description="Points of the 1-D loss slice.")
-    seed: int = Field(0, ge=0, description="Seed of the subset and the random vectors.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the subset and the random vectors.")
 
     def args(self) -> list[str]:
         return [a for k, v in self.model_dump().items() for a in (f"--{k}", str(v))]
@@ -73,9 +75,9 @@ class MeasureConfig(BaseModel):
 class GridFile(BaseModel):
     """The validated content of a grid file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     recipe: str = Field(min_length=1, description="Base recipe, relative to the grid file.")
-    name: str = Field("", description="Sweep name; default the grid file's name.")
+    name: str = Field("", description="Sweep name (the folder sweeps/<name>); default the grid file's name.")
     description: str = Field("", description="What the sweep is for.")
     baseline: str = Field("none", min_length=1, description="sharpness.name of the baseline of the paired tests.")
     replicates: list[str] = Field(list(DEFAULT_REPLICATE_KEYS), description="Keys that are seeds (paired on).")
@@ -87,6 +89,14 @@ class GridFile(BaseModel):
     variants: list[dict[str, Any]] = Field(default_factory=list, description="Explicit override sets.")
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     measure: MeasureConfig | None = Field(None, description="Measure each trained run's sharpness.")
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        problem = name_problem(value) if value else None
+        if problem:
+            raise ValueError(f"{problem}: it names the sweep's folder; use a plain name such as 'busi-cpu'")
+        return value
 
 
 @dataclass(frozen=True)
@@ -184,10 +194,8 @@ Variant = tuple[str | None, dict[str, Any]]
 def _read(path: Path) -> tuple[str, GridFile]:
     """The grid file's text and its validated content."""
     shown = display(path)
-    if not path.is_file():
-        raise GridError([RecipeIssue(shown, None, "", "no such grid file")])
-    text = path.read_text(encoding="utf-8")
     try:
+        text = read_text(path, shown, "grid")
         raw = parse_toml(text, shown)
     except RecipeError as exc:
         raise GridError(exc.issues) from None
