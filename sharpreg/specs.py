@@ -17,12 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 FINGERPRINT_PATTERN = r"^sha256:[0-9a-f]{64}$"
+#: largest seed a recipe may give (every random number generator sharpreg feeds takes it)
+MAX_SEED = 2**32 - 1
 
 
 class PluginParams(BaseModel):
-    """Base of every plugin's parameter model: unknown keys are errors, values are checked."""
+    """Base of every plugin's parameter model: unknown keys are errors, values are checked, numbers are
+    finite (``inf`` and ``nan`` never pass)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class SplitParams(PluginParams):
     folds: int = Field(5, ge=2, description="Number of folds (kfold only).")
     fold: int = Field(0, ge=0, description="Which fold is the test set (kfold only), 0-based.")
     seed: int | None = Field(
-        None, description="Seed of the split; defaults to train.seed. Fix it to vary only the training."
+        None, ge=0, le=MAX_SEED, description="Seed of the split; defaults to train.seed. Fix it to vary only the training."
     )
     group_duplicates: bool = Field(
         True,

@@ -8,17 +8,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ..metrics.table import monitor_choices
-from ..specs import FINGERPRINT_PATTERN
+from ..paths import MAX_NAME
+from ..specs import FINGERPRINT_PATTERN, MAX_SEED
 
 
 class CoreModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class MetaConfig(CoreModel):
     """Who made the recipe and what it is for (copied into every run folder)."""
 
-    name: str = Field("", description="Short name; run folders are called <time>-<name>. Defaults to the file name.")
+    name: str = Field("", max_length=MAX_NAME,
+                      description="Short name; run folders are called <time>-<name>. Defaults to the file name.")
     description: str = Field("", description="What the recipe trains and why.")
     intended_use: str = Field("", description="Research question or intended use of the trained model.")
     data_source: str = Field("", description="Where the data comes from (citation, licence).")
@@ -35,7 +37,7 @@ class TrainConfig(CoreModel):
     accumulate: int = Field(
         1, ge=1, le=1024, description="Split each batch into this many micro-batches (gradient accumulation)."
     )
-    seed: int = Field(0, ge=0, description="Seed of weights, shuffling and augmentation.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of weights, shuffling and augmentation.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="fp32, bf16 autocast, or fp16 autocast with a gradient scaler (CUDA)."
     )
@@ -112,7 +114,7 @@ class EvalConfig(CoreModel):
     )
     bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for confidence intervals (0 = none).")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
-    bootstrap_seed: int = Field(0, ge=0, description="Seed of the bootstrap resampling (intervals are reproducible).")
+    bootstrap_seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the bootstrap resampling (intervals are reproducible).")
     calibration_bins: int = Field(15, ge=2, le=100, description="Bins of the expected calibration error.")
 
 
