@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(sweep_dir: Path, *, plots: bool = True) -> int:
-    from rich.console import Console
+    from ..console import make_console
 
     from ..study.report import write_report
 
     md = write_report(sweep_dir, plots=plots)
-    print_headline(Console(), sweep_dir)
-    Console(stderr=True).print(f"report: {md}, {md.with_name('report.csv')}, {md.with_name('runs.csv')}"
-                               + (f", {md.parent / 'plots'}/" if plots else ""), markup=False)
+    print_headline(make_console(), sweep_dir)
+    make_console(stderr=True).print(f"report: {md}, {md.with_name('report.csv')}, {md.with_name('runs.csv')}"
+                               + (f", {md.parent / 'plots'}/" if plots else ""))
     return 0
 
 
@@ -86,23 +86,24 @@ def print_headline(console, sweep_dir: Path, metric: str = "auroc") -> None:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console
     from rich.table import Table
 
     from ..errors import SharpregError
+    from ..paths import child
     from ..study.grid import load_grid
     from ..study.manifest import Status
     from ..study.sweep import Action, SweepOptions, plan, run_sweep
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     grid = load_grid(Path(args.target))
-    out = args.out or Path("sweeps") / grid.name
+    out = args.out or child(Path("sweeps"), grid.name, "the sweep name")
     workers = args.workers or grid.config.workers
     threads = args.threads or grid.config.threads
     if workers < 1 or threads < 1:
         raise SharpregError("--workers and --threads must be at least 1")
     tasks = plan(grid, out)
-    todo = [t for t in tasks if t.action is not Action.SKIP]
+    todo = [t for t in tasks if t.action not in (Action.SKIP, Action.BUSY)]
     if args.dry_run:
         table = Table(title=f"sweep {grid.name}: {len(tasks)} runs into {out} ({len(todo)} to do; all recipes valid)",
                       title_justify="left")
@@ -110,18 +111,19 @@ def sweep(args: argparse.Namespace) -> int:
             table.add_column(col)
         for t in tasks:
             table.add_row(t.id, t.action + (f" ({t.note})" if t.note else ""), " ".join(t.overrides))
-        Console().print(table)
+        make_console().print(table)
         return 0
     console.print(f"sweep {grid.name}: {len(tasks)} runs, {len(tasks) - len(todo)} finished, {len(todo)} to run "
-                  f"into {out} ({args.executor}, {workers} workers x {threads} threads)", markup=False)
+                  f"into {out} ({args.executor}, {workers} workers x {threads} threads)")
     manifest = run_sweep(grid, out, SweepOptions(workers=workers, threads=threads, executor=args.executor,
                                                  progress=not args.no_progress), console=console)
     runs = manifest.data["runs"]
     failed = [k for k, v in runs.items() if v.get("status") != Status.DONE]
     console.print(f"sweep {grid.name}: {len(runs) - len(failed)}/{len(runs)} runs finished; "
-                  f"wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s", markup=False)
+                  f"wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s")
     for k in failed:
-        console.print(f"  {k}: {runs[k].get('status')} (log {out / runs[k].get('log', '')})", markup=False)
+        detail = runs[k].get("note") if runs[k].get("status") == Status.BUSY else f"log {out / runs[k].get('log', '')}"
+        console.print(f"  {k}: {runs[k].get('status')} ({detail})")
     if not args.no_report and len(failed) < len(runs):
         report(out, plots=not args.no_plots)
     return 1 if failed else 0

@@ -51,6 +51,8 @@ def prepare(grid: Grid, out: Path) -> tuple[Manifest, list[Task]]:
     for t in tasks:
         if t.action is Action.SKIP:
             manifest.data["runs"][t.id]["status"] = Status.DONE
+        elif t.action is Action.BUSY:
+            manifest.data["runs"][t.id].update(status=Status.BUSY, note=t.note)
     manifest.save()
     return manifest, tasks
 
@@ -59,7 +61,7 @@ def run_sweep(grid: Grid, out: Path, options: SweepOptions, *, console: Any = No
               command_factory: CommandFactory = run_command) -> Manifest:
     """Run every unfinished run of ``grid`` into ``out``; returns the manifest (also in ``out/sweep.json``)."""
     manifest, tasks = prepare(grid, out)
-    todo = [t for t in tasks if t.action is not Action.SKIP]
+    todo = [t for t in tasks if t.action not in (Action.SKIP, Action.BUSY)]
     t0 = time.perf_counter()
     restore = _terminate_as_interrupt()
     session = {"started": now(), "executor": options.executor, "workers": options.workers,
@@ -104,7 +106,7 @@ def _record(manifest: Manifest, task: Task, result: dict[str, Any]) -> None:
 def _progress(console: Any, enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, disable=not enabled, transient=False)
 
 
