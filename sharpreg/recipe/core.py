@@ -9,11 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ..metrics.table import monitor_choices
 from ..paths import MAX_NAME
-from ..specs import FINGERPRINT_PATTERN, MAX_SEED
+from ..specs import FINGERPRINT_PATTERN, MAX_SEED, within_float32
 
 
 class CoreModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _fits_float32(cls, value: object) -> object:
+        return within_float32(value)
 
 
 class MetaConfig(CoreModel):
@@ -33,9 +38,11 @@ class TrainConfig(CoreModel):
     """How the model is trained."""
 
     epochs: int = Field(10, ge=1, le=100_000, description="Number of epochs.")
-    batch_size: int = Field(32, ge=1, le=65_536, description="Images per optimizer step.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Images per optimizer step (under BatchNorm a last "
+                            "batch of one image joins the batch before it).")
     accumulate: int = Field(
-        1, ge=1, le=1024, description="Split each batch into this many micro-batches (gradient accumulation)."
+        1, ge=1, le=1024, description="Split each batch into this many micro-batches (gradient accumulation); "
+        "under BatchNorm into fewer where a micro-batch would hold a single image."
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of weights, shuffling and augmentation.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(

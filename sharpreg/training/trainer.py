@@ -165,6 +165,10 @@ class Trainer:
                 save_last(self.run, self.recipe, parts, self.state, partial=acc)
                 raise self._interrupted(f"checkpoint saved at epoch {epoch + 1}, step {acc.steps}")
         acc.seconds += time.perf_counter() - t0
+        if not all(bool(torch.isfinite(p).all()) for p in parts.model.parameters()):
+            raise NonFiniteLoss(f"the weights became non-finite in epoch {epoch + 1}; the run stopped. The last good "
+                                f"checkpoint is {self.run.checkpoint_file('last')}. Lower optimizer.lr or set "
+                                "train.clip_grad_norm")
         if acc.skipped and acc.skipped >= acc.steps:
             raise NonFiniteLoss(f"every step of epoch {epoch + 1} had a non-finite loss; the run stopped. The last "
                                 f"good checkpoint is {self.run.checkpoint_file('last')}")

@@ -22,6 +22,13 @@ def test_inf_and_nan_fail_check_with_the_right_reason(cli, tiny: Path, setting: 
     assert "greater than" not in result.err
 
 
+@pytest.mark.parametrize("setting", ["optimizer.lr=1e300", "train.min_lr=-1e39", "optimizer.weight_decay=1e39"])
+def test_numbers_beyond_float32_fail_check(cli, tiny: Path, setting: str) -> None:
+    """Before: optimizer.lr = 1e300 passed check, then torch could not convert it ("overflow") mid-step."""
+    result = cli("check", tiny, "--set", setting)
+    assert result.code == 2 and f"{setting.split('=')[0]}:" in result.err, result.err
+
+
 @pytest.mark.parametrize("setting", ["train.seed=4294967296", "train.seed=9223372036854775807",
                                      "data.split.seed=-1", "eval.bootstrap_seed=-3", "data.generator_seed=-1"])
 def test_seeds_outside_what_the_generators_take_fail_check(cli, tiny: Path, setting: str) -> None:
@@ -48,8 +55,9 @@ def test_grid_numbers_are_finite(cli, write_grid) -> None:
 @pytest.mark.slow
 def test_extreme_values_that_pass_check_run_or_stop_cleanly(cli, tiny: Path, tmp_path: Path) -> None:
     """The largest values check lets through either train or stop with one line and a resumable folder."""
-    extremes = ["train.seed=4294967295", "train.warmup_epochs=1e300", "optimizer.lr=1e300", "train.min_lr=1e300",
-                "train.step_epochs=9223372036854775807", 'train.scheduler="step"', "train.clip_grad_norm=1e-300"]
+    extremes = ["train.seed=4294967295", "train.warmup_epochs=3e38", "optimizer.lr=3e38", "train.min_lr=3e38",
+                "optimizer.weight_decay=3e38", "train.step_epochs=9223372036854775807", "train.clip_grad_norm=1e-300",
+                "data.augment.rotate_degrees=180"]
     for i, setting in enumerate(extremes):
         out = tmp_path / f"run{i}"
         result = cli("run", tiny, "--set", setting, "--set", "train.max_steps_per_epoch=1", "--out", out,
