@@ -306,7 +306,8 @@ class ImageDataModule(DataModule):
         folds = sorted({int(it.fold) for it in self.items})  # type: ignore[arg-type]
         self.folds = {it.id: int(it.fold) for it in self.items}  # type: ignore[arg-type]
         if sp.fold not in folds:
-            raise DataError(f"data.split.fold = {sp.fold} but the data set's folds are {folds}")
+            raise DataError(f"data.split.fold = {sp.fold} is not one of the data set's {len(folds)} predefined folds "
+                            "(the values of its fold column)")
         rest = [it for it in self.items if it.fold != sp.fold]
         out: dict[str, Split] = {it.id: "test" for it in self.items if it.fold == sp.fold}
         if sp.val > 0 and rest:
