@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,6 +92,7 @@ class RunLock:
             os.close(fd)
             raise
         self._fd, self.held = fd, True
+        _HELD.add(self)
 
     def _lock(self, fd: int) -> bool:
         """Whether the exclusive lock was taken (briefly retried: a reader's probe holds it for microseconds)."""
@@ -115,11 +117,31 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the lock
+            os.close(self._fd)  # closing the last descriptor of the lock drops it
         self._fd, self.held = None, False
+        _HELD.discard(self)
 
     def __del__(self) -> None:
-        self.release()
+        try:
+            self.release()
+        except Exception:  # at interpreter exit os may be gone; the kernel drops the lock anyway
+            pass
+
+
+#: locks this process holds; a forked child (e.g. a data-loader worker) closes its copies, so that a lock
+#: ends with the process that took it and not with the last of its children
+_HELD: weakref.WeakSet[RunLock] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for lock in list(_HELD):
+        if lock._fd is not None:
+            os.close(lock._fd)
+        lock._fd, lock.held = None, False
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _inode(path: Path) -> int | None:

@@ -73,6 +73,34 @@ def test_a_second_writer_gets_one_line_naming_the_holder(cli, tiny: Path, tmp_pa
         assert run.state() is RunState.PARTIAL
 
 
+def test_the_lock_ends_with_its_holder_not_with_a_forked_worker(tmp_path: Path) -> None:
+    """A data-loader worker forked by the run shares the lock's file; killing the run frees the lock at once."""
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            lock = RunLock(tmp_path)
+            lock.acquire("run")
+            worker = os.fork()
+            if worker == 0:  # the worker outlives its parent for a while
+                time.sleep(60)
+                os._exit(0)
+            os.write(ready_w, str(worker).encode().ljust(16))
+            time.sleep(120)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    worker = int(os.read(ready_r, 16))
+    os.close(ready_r)
+    try:
+        assert RunFolder(tmp_path).holder() is not None
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert _alive(worker) and RunFolder(tmp_path).holder() is None
+    finally:
+        os.kill(worker, signal.SIGKILL)
+
+
 def test_the_lock_record_is_never_trusted_as_text(tmp_path: Path) -> None:
     """A forged .lock (a shared folder) shows only a number and checked words, never markup or escapes."""
     (tmp_path / ".lock").write_text('{"pid": "1; rm", "host": "[red]x\\u001b[2J", "command": "run", "since": 5}')

@@ -82,3 +82,18 @@ def test_every_console_prints_text_as_given() -> None:
                                          and "{task.description}" in ast.unparse(node)):
                     offenders.append(f"{file.relative_to(SOURCES)}:{node.lineno}")
     assert offenders == []
+
+
+def test_labels_that_differ_only_in_case_are_an_error(cli, tmp_path: Path) -> None:
+    """Before: a CSV label `Malignant` beside `malignant` silently became a third class."""
+    recipe = image_folder_recipe(tmp_path, 'csv = "labels.csv"')
+    (tmp_path / "labels.csv").write_text("file,label\nbenign/0.png,benign\nmalignant/0.png,malignant\n"
+                                         "malignant/1.png,Malignant\n")
+    line = one_line_error(cli("data", "summary", recipe))
+    assert "labels.csv:3 and" in line and "labels.csv:4 differ only in letter case" in line
+    recipe = image_folder_recipe(tmp_path, 'csv = "labels.csv"\nclasses = ["benign", "malignant"]')
+    (tmp_path / "labels.csv").write_text("file,label\nbenign/0.png,benign\nmalignant/1.png,Malignant\n")
+    assert "labels.csv:3 and data.classes differ only in letter case" in one_line_error(cli("data", "summary", recipe))
+    save_png(tmp_path / "lab" / "Malignant" / "9.png", pattern(99))
+    recipe = image_folder_recipe(tmp_path, "")
+    assert "'Malignant' and 'malignant'" in one_line_error(cli("data", "summary", recipe))

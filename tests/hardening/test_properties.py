@@ -31,7 +31,7 @@ WORDS = sorted({k for t in TABLES for k in BASE.get(t, {})} | set(TABLES) | {
 NAMES = ["phantom", "image_folder", "busi", "breastmnist", "timm", "monai", "sgd", "adam", "adamw", "none", "sam",
          "asam", "gsam", "wsam", "crsam", "test_resnet", "stratified", "kfold", "predefined", "all", "fp16", "bf16",
          "cosine", "step", "auroc", "loss", "benign", "malignant", "normal", "sharpreg>=0.1", "nope>=1"]
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 keys = st.one_of(st.sampled_from(WORDS), st.text(min_size=1, max_size=6))
