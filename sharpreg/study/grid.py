@@ -26,6 +26,7 @@ Keys are dotted recipe keys, quoted (``"sharpness.rho"``) or as TOML dotted keys
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,14 +295,25 @@ def _key_order(key: str) -> tuple[int, str]:
 
 
 def validate_combos(grid: Grid) -> None:
-    """Load every run's recipe (base + overrides) with the recipe loader; all problems at once."""
+    """Load every run's recipe (base + overrides) with the recipe loader and dry-run its first step as
+    `check` does (once per distinct model, image size and batch); all problems at once."""
     from ..recipe import load_recipe
+    from ..training.probe import first_step_problem
 
     issues: list[RecipeIssue] = []
     seen: set[str] = set()
+    probed: dict[str, RecipeError | None] = {}
     for combo in grid.combos:
         try:
-            grid.epochs[combo.id] = load_recipe(grid.recipe, combo.overrides()).train.epochs
+            recipe = load_recipe(grid.recipe, combo.overrides())
+            grid.epochs[combo.id] = recipe.train.epochs
+            r = recipe.resolved()
+            key = json.dumps([r["model"], r["data"], r["train"]["batch_size"], r["train"]["accumulate"]], sort_keys=True)
+            if key not in probed:
+                problem = first_step_problem(recipe)
+                probed[key] = RecipeError([recipe.raw.issue(problem.key, problem.message)]) if problem else None
+            if probed[key] is not None:
+                raise probed[key]
         except RecipeError as exc:
             for issue in exc.issues:
                 text = f"run {combo.id}: {issue}"

@@ -110,3 +110,12 @@ def test_breastmnist_28px_batches_of_5(cli, tmp_path: Path) -> None:
     result = cli("run", recipe, "--out", tmp_path / "run", "--no-progress")
     assert result.code == 0, result.err
     assert (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_a_sweep_validates_the_first_step_of_every_run(cli, tiny: Path, tmp_path: Path) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f'recipe = "{tiny.name}"\n[grid]\n"train.batch_size" = [1, 4]\n"train.seed" = [0, 1]\n')
+    result = cli("sweep", grid, "--dry-run")
+    assert result.code == 2 and "Traceback" not in result.err
+    problems = [line for line in result.err.splitlines() if "a batch of one image cannot train" in line]
+    assert len(problems) == 1 and "run batch-size1_seed0:" in problems[0]  # the same problem once, not per seed
