@@ -25,6 +25,7 @@ Keys are dotted recipe keys, quoted (``"sharpness.rho"``) or as TOML dotted keys
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -36,7 +37,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import RecipeError, RecipeIssue
-from ..paths import name_problem
+from ..paths import MAX_NAME, name_problem
 from ..specs import MAX_SEED
 from ..recipe.lines import find_line, index_lines
 from ..recipe.loader import display, parse_toml, read_text
@@ -168,7 +169,11 @@ def run_id(values: dict[str, Any], varying: list[str], label: str | None = None)
             parts.append(("" if value else "no-") + _slug(_short(key)))
         else:
             parts.append(_slug(value) if isinstance(value, str) else f"{_slug(_short(key))}{_slug(value)}")
-    return "_".join(parts) or "run"
+    text = "_".join(parts) or "run"
+    if len(text) <= MAX_NAME:
+        return text
+    # a folder name has room for 255 bytes: a long value keeps its start and gets a digest of the whole id
+    return f"{text[:MAX_NAME - 9].rstrip('-_.')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 class GridError(RecipeError):

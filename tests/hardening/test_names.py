@@ -63,3 +63,15 @@ def test_csv_files_stay_under_the_data_root(cli, tmp_path: Path) -> None:
         (tmp_path / "list.csv").write_text(f"file,label\nbenign/0.png,benign\n{rel},malignant\n")
         line = one_line_error(cli("data", "summary", recipe))
         assert "list.csv:3: column 'file' holds an absolute path or one with '..'" in line
+
+
+def test_run_ids_from_long_grid_values_fit_a_folder_name(write_grid) -> None:
+    """Before: a 300-character grid value made a 300-character run folder name (OSError, a traceback)."""
+    from sharpreg.paths import name_problem
+    from sharpreg.study.grid import load_grid
+
+    values = ['"' + "a" * 300 + '"', '"' + "a" * 299 + 'b"', '"b"']
+    grid = load_grid(write_grid(f'[grid]\n"meta.description" = [{", ".join(values)}]\n'), validate_recipes=False)
+    ids = [c.id for c in grid.combos]
+    assert len(set(ids)) == 3 and ids[2] == "b"
+    assert all(name_problem(i) is None for i in ids), ids
