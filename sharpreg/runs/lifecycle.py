@@ -142,7 +142,7 @@ class RunLifecycle:
         """An existing run folder (one with a resolved recipe), else a ``RunError``."""
         run = cls(Path(path))
         if not run.resolved_file.is_file():
-            if run.path.is_dir() and run.state() is RunState.ABSENT:
+            if run.path.is_dir() and any(run.path.iterdir()) and run.state() is RunState.ABSENT:
                 raise RunError(f"{run.path} was stopped before it held its recipe; start it with "
                                f"`sharpreg run RECIPE --out {run.path}`")
             raise RunError(f"{run.path} is not a sharpreg run folder (no {cls.RESOLVED} there)")
