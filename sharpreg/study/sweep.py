@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import SharpregError
+from ..errors import RunError, SharpregError
 from ..runs import RunState
 from .grid import Grid
 from .manifest import GRID_COPY, RUNS, Manifest, Status, now
@@ -41,19 +41,25 @@ class SweepOptions:
 
 def prepare(grid: Grid, out: Path) -> tuple[Manifest, list[Task]]:
     """Create the sweep folder, copy the grid file, and plan every run."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / RUNS).mkdir(exist_ok=True)
-    manifest = Manifest.open(out, grid)
-    copy = out / GRID_COPY
-    if not (copy.exists() and copy.samefile(grid.path)):
-        shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
-    tasks = plan(grid, out)
-    for t in tasks:
-        if t.action is Action.SKIP:
-            manifest.data["runs"][t.id]["status"] = Status.DONE
-        elif t.action is Action.BUSY:
-            manifest.data["runs"][t.id].update(status=Status.BUSY, note=t.note)
-    manifest.save()
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} is a file, not a folder; give --out a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RUNS).mkdir(exist_ok=True)
+        manifest = Manifest.open(out, grid)
+        copy = out / GRID_COPY
+        if not (copy.exists() and copy.samefile(grid.path)):
+            shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
+        tasks = plan(grid, out)
+        for t in tasks:
+            if t.action is Action.SKIP:
+                manifest.data["runs"][t.id]["status"] = Status.DONE
+            elif t.action is Action.BUSY:
+                manifest.data["runs"][t.id].update(status=Status.BUSY, note=t.note)
+        manifest.save()
+    except OSError as exc:
+        raise RunError(f"cannot write the sweep folder {out}: {exc.strerror or type(exc).__name__}; it needs write "
+                       "access (or choose another --out)") from None
     return manifest, tasks
 
 

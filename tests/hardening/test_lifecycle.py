@@ -116,3 +116,18 @@ def test_a_damaged_checkpoint_says_how_to_recover_and_the_advice_works(cli, tiny
     data.write_text('schema_version = 1\n[data]\nname = "phantom"\nper_class = 6\n')
     line = one_line_error(cli("evaluate", out, "--data", data))
     assert "model.safetensors" in line and "`--checkpoint best` then reads checkpoints/best.pt" in line
+
+
+def test_sweep_out_naming_a_file_or_a_read_only_folder_is_one_line(cli, write_grid, tmp_path: Path) -> None:
+    """Before: a FileExistsError (or PermissionError) traceback. (The sweep's plan line comes first.)"""
+    grid = write_grid('[grid]\n"train.seed" = [0]\n')
+    target, locked = tmp_path / "notes.txt", tmp_path / "sweep"
+    target.write_text("mine")
+    locked.mkdir()
+    with read_only(locked):
+        for out, words in ((target, "is a file, not a folder"), (locked, f"cannot write the sweep folder {locked}")):
+            result = cli("sweep", grid, "--out", out, "--no-report")
+            errors = [line for line in result.lines if line.startswith("error:")]
+            assert result.code == 2 and len(errors) == 1 and words in errors[0], result.err
+            assert "Traceback" not in result.err and result.lines[-1] == errors[0]
+    assert target.read_text() == "mine"
