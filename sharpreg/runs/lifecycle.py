@@ -108,6 +108,8 @@ class RunLifecycle:
     def _new(cls, root: Path, name: str) -> Self:
         """A folder ``root/<time>-<name>`` (``-2``, ``-3``... when taken), made by this process."""
         base = root / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
+        if root.exists() and not root.is_dir():
+            raise RunError(f"{root} is a file, not a folder; give --runs-dir a folder path")
         for n in range(1, 1000):
             path = base if n == 1 else base.with_name(f"{base.name}-{n}")
             try:

@@ -51,6 +51,7 @@ def test_out_naming_a_file_is_one_line(cli, tiny: Path, tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("mine")
     assert "is a file, not a folder" in one_line_error(cli("run", tiny, "--out", target))
+    assert "is a file, not a folder; give --runs-dir" in one_line_error(cli("run", tiny, "--runs-dir", target))
     assert target.read_text() == "mine"
 
 
