@@ -132,3 +132,11 @@ def test_sweep_out_naming_a_file_or_a_read_only_folder_is_one_line(cli, write_gr
             assert result.code == 2 and len(errors) == 1 and words in errors[0], result.err
             assert "Traceback" not in result.err and result.lines[-1] == errors[0]
     assert target.read_text() == "mine"
+
+
+def test_init_into_a_new_folder_or_under_a_file(cli, tmp_path: Path) -> None:
+    """Before: `init nodir/x.toml` and `init FILE/x.toml` ended in tracebacks."""
+    assert cli("init", tmp_path / "new" / "x.toml").code == 0 and (tmp_path / "new" / "recipe.schema.json").is_file()
+    (tmp_path / "notes.txt").write_text("mine")
+    assert "cannot write" in one_line_error(cli("init", tmp_path / "notes.txt" / "x.toml"))
+    assert (tmp_path / "notes.txt").read_text() == "mine"
