@@ -7,18 +7,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rich.console import Console
-
 from . import __version__
 from .commands import (check, compare, data, describe, evaluate, export, init, listing, plugins, recipes, report,
                        resume, run, schema, sharpness, show, sweep)
+from .console import make_console, styled
 from .errors import RecipeError, SharpregError
+from .lifetime import follow_parent
 
 #: sub-command modules, in the order ``--help`` lists them
 COMMANDS = (run, resume, check, show, init, plugins, listing, describe, schema, recipes, data, evaluate, export,
             report, compare, sweep, sharpness)
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = make_console(stderr=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    follow_parent()  # a sweep's run ends with the sweep
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -51,16 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RecipeError as exc:
         n = len(exc.issues)
-        err_console.print(f"[bold red]error:[/] the recipe has {n} problem{'s' if n != 1 else ''}:")
+        err_console.print(styled(("error:", "bold red"), f" the recipe has {n} problem{'s' if n != 1 else ''}:"))
         for issue in exc.issues:
-            err_console.print(f"  {issue}", markup=False)
+            err_console.print(f"  {issue}")
         return exc.exit_code
     except SharpregError as exc:
-        err_console.print("[bold red]error:[/] ", end="")
-        err_console.print(str(exc), markup=False)
+        err_console.print(styled(("error:", "bold red"), " ", str(exc)))
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
+        err_console.print(styled(("interrupted", "yellow")))
         return 130
 
 

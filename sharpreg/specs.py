@@ -17,12 +17,30 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 FINGERPRINT_PATTERN = r"^sha256:[0-9a-f]{64}$"
+#: largest seed a recipe may give (every random number generator sharpreg feeds takes it)
+MAX_SEED = 2**32 - 1
+#: largest magnitude of a number in a recipe: tensors are float32, and torch cannot convert a larger one
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def within_float32(value: Any) -> Any:
+    """``value`` (a number or a list of them) when every float in it fits a float32 tensor."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    if any(isinstance(x, float) and abs(x) > FLOAT32_MAX for x in items):
+        raise ValueError(f"is too large: at most {FLOAT32_MAX:.3g} in magnitude (tensors hold float32)")
+    return value
 
 
 class PluginParams(BaseModel):
-    """Base of every plugin's parameter model: unknown keys are errors, values are checked."""
+    """Base of every plugin's parameter model: unknown keys are errors, values are checked, numbers are
+    finite (``inf`` and ``nan`` never pass)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _fits_float32(cls, value: Any) -> Any:
+        return within_float32(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +162,7 @@ class SplitParams(PluginParams):
     folds: int = Field(5, ge=2, description="Number of folds (kfold only).")
     fold: int = Field(0, ge=0, description="Which fold is the test set (kfold only), 0-based.")
     seed: int | None = Field(
-        None, description="Seed of the split; defaults to train.seed. Fix it to vary only the training."
+        None, ge=0, le=MAX_SEED, description="Seed of the split; defaults to train.seed. Fix it to vary only the training."
     )
     group_duplicates: bool = Field(
         True,

@@ -81,14 +81,16 @@ class BreastMnistData(ImageDataModule):
         try:
             data = np.load(f, allow_pickle=False)
         except (OSError, ValueError) as err:
-            raise DataError(f"breastmnist: cannot read {f}: {err}") from None
+            raise DataError(f"breastmnist: cannot read {f} ({type(err).__name__}): it is not a MedMNIST .npz "
+                            "file of plain arrays") from None
         items: list[Item] = []
         with data:
             for split in SPLITS:
                 keys = (f"{split}_images", f"{split}_labels")
                 missing = [k for k in keys if k not in data.files]
                 if missing:
-                    raise DataError(f"breastmnist: {f} lacks {', '.join(missing)} (has {', '.join(data.files)})")
+                    raise DataError(f"breastmnist: {f} lacks {', '.join(missing)} (it holds {len(data.files)} other "
+                                    "arrays); is it a MedMNIST file?")
                 images, labels = data[keys[0]], np.asarray(data[keys[1]]).reshape(-1)
                 if images.ndim not in (3, 4) or len(images) != len(labels):
                     raise DataError(f"breastmnist: {f}: {keys[0]} has shape {images.shape} but {keys[1]} "
@@ -98,7 +100,8 @@ class BreastMnistData(ImageDataModule):
                                     "'medmnist' expects MedMNIST's uint8 (0-255); set data.intensity = 'minmax'")
                 bad = sorted(set(labels.tolist()) - {0, 1})
                 if bad:
-                    raise DataError(f"breastmnist: {f}: {keys[1]} holds labels {bad}; expected 0 or 1")
+                    raise DataError(f"breastmnist: {f}: {keys[1]} holds {len(bad)} label value(s) other than 0 "
+                                    "and 1; is it BreastMNIST?")
                 items += [Item(id=f"{split}[{i}]", label=int(y), source=np.ascontiguousarray(x), split=split)
                           for i, (x, y) in enumerate(zip(images, labels))]
         return items, list(CLASS_NAMES)

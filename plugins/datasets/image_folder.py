@@ -20,6 +20,7 @@ from sharpreg.data.io import IMAGE_SUFFIXES
 from sharpreg.data.module import SPLITS, Item
 from sharpreg.data.params import DistinctClasses, ImageSetParams
 from sharpreg.errors import DataError
+from sharpreg.paths import inside
 from sharpreg.specs import DatasetSpec
 
 LAYOUT = """  <root>/<class name>/<image>.png|jpg|jpeg|bmp|tif|tiff|dcm   (one folder per class), or
@@ -68,20 +69,38 @@ class ImageFolderData(ImageDataModule):
         return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in exts
                       and not any(part.startswith(".") for part in f.relative_to(folder).parts))
 
-    def _choose(self, found: list[str], where: str) -> list[str]:
+    def _choose(self, found: list[str], where: str, *, listed: bool = True) -> list[str]:
+        """The classes to use among those ``found`` in ``where`` (``listed``: their names may be shown;
+        names read from a file are not)."""
         wanted = self.params.classes
+        names = f" ({', '.join(found) or 'none'})" if listed else ""
         if wanted is None:
             if len(found) < 2:
-                raise DataError(f"image_folder: found {len(found)} class(es) ({', '.join(found) or 'none'}) in "
-                                f"{where}; need at least two\nexpected layout:\n{LAYOUT}")
+                raise DataError(f"image_folder: found {len(found)} class(es){names} in {where}; need at least two"
+                                f"\nexpected layout:\n{LAYOUT}")
             return found
         unknown = [c for c in wanted if c not in found]
         if unknown:
-            raise DataError(f"image_folder: unknown class {unknown[0]!r}: {where} has {', '.join(found) or 'none'}")
+            has = f"{where} has {', '.join(found) or 'none'}" if listed else f"no row of {where} has it as its label"
+            raise DataError(f"image_folder: unknown class {unknown[0]!r} (data.classes): {has}")
         return list(wanted)
+
+    @staticmethod
+    def _same_but_case(labels: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """Two places (of ``(place, label)``) whose labels differ only in letter case, or None."""
+        first: dict[str, tuple[str, str]] = {}
+        for place, label in labels:
+            seen = first.setdefault(label.casefold(), (place, label))
+            if seen[1] != label:
+                return seen[0], place
+        return None
 
     def _scan_tree(self, root: Path) -> tuple[list[Item], list[str]]:
         found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        clash = self._same_but_case([(name, name) for name in found])
+        if clash:
+            raise DataError(f"image_folder: the class folders {clash[0]!r} and {clash[1]!r} in {root} differ only in "
+                            "letter case, so they would be two classes; merge them")
         names = self._choose(found, f"folder {root}")
         items: list[Item] = []
         for label, cls in enumerate(names):
@@ -104,13 +123,17 @@ class ImageFolderData(ImageDataModule):
                 reader = csv.DictReader(f)
                 columns = list(reader.fieldnames or [])
                 rows = list(reader)
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            raise DataError(f"image_folder: cannot read {path}: {err}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"image_folder: data.csv {path} is not UTF-8 text; save it as UTF-8 CSV") from None
+        except (OSError, csv.Error) as err:
+            why = err.strerror if isinstance(err, OSError) and err.strerror else "not a readable CSV file"
+            raise DataError(f"image_folder: cannot read data.csv {path}: {why}") from None
         wanted = [c for c in (p.file_column, p.label_column, p.group_column, p.fold_column, p.split_column) if c]
         missing = [c for c in wanted if c not in columns]
-        if missing:
-            raise DataError(f"image_folder: {path} lacks column(s) {', '.join(missing)}; it has "
-                            f"{', '.join(columns) or 'no header'}")
+        if missing:  # its header is not shown: data.csv may name any file, and its content is not the user's
+            raise DataError(f"image_folder: data.csv {path} lacks the column(s) {', '.join(map(repr, missing))} that "
+                            f"the recipe names; its header has {len(columns)} other column(s). Set data.file_column, "
+                            "data.label_column... to its column names, or point data.csv at the right file")
         if not rows:
             raise DataError(f"image_folder: {path} lists no images")
         return path, rows
@@ -118,27 +141,41 @@ class ImageFolderData(ImageDataModule):
     def _scan_csv(self, root: Path) -> tuple[list[Item], list[str]]:
         p = self.params
         path, rows = self._read_csv(root)
-        found = sorted({(r.get(p.label_column) or "").strip() for r in rows} - {""})
-        names = self._choose(found, str(path))
+        labels = [(f"{path}:{n}", (r.get(p.label_column) or "").strip()) for n, r in enumerate(rows, start=2)]
+        clash = self._same_but_case([(where, label) for where, label in labels if label] +
+                                    [("data.classes", c) for c in self.params.classes or ()])
+        if clash:
+            raise DataError(f"image_folder: the labels at {clash[0]} and {clash[1]} differ only in letter case, so "
+                            "they would be two classes; write them the same")
+        found = sorted({label for _, label in labels} - {""})
+        names = self._choose(found, str(path), listed=False)
         items: list[Item] = []
         outside = 0
+        listed_at: dict[str, str] = {}
         for n, row in enumerate(rows, start=2):  # line 1 is the header
             where = f"{path}:{n}"
             rel = (row.get(p.file_column) or "").strip()
             label = (row.get(p.label_column) or "").strip()
             if not rel or not label:
                 raise DataError(f"image_folder: {where}: empty {p.file_column if not rel else p.label_column}")
+            file = inside(root, rel)
+            if file is None:
+                raise DataError(f"image_folder: {where}: column {p.file_column!r} holds an absolute path or one with "
+                                "'..'; list files relative to data.root")
             if label not in names:
                 outside += 1
                 continue
-            file = root / rel
             if not file.is_file():
                 if p.missing_files == "skip":
                     self.skipped.append({"image": rel, "class": label, "reason": f"{where}: file not found"})
                     continue
-                raise DataError(f"image_folder: {where}: unknown file {rel!r} (no {file}); "
-                                "set data.missing_files = \"skip\" to leave such rows out, counted")
-            items.append(self._item(Item(id=Path(rel).as_posix(), label=names.index(label), source=str(file)), row, where))
+                raise DataError(f"image_folder: {where}: the file in column {p.file_column!r} does not exist under "
+                                f"{root}; set data.missing_files = \"skip\" to leave such rows out, counted")
+            key = Path(rel).as_posix()
+            if key in listed_at:
+                raise DataError(f"image_folder: {where} lists the same file as {listed_at[key]}; list each image once")
+            listed_at[key] = where
+            items.append(self._item(Item(id=key, label=names.index(label), source=str(file)), row, where))
         if outside:
             self.notes.append(f"{outside} CSV rows have a class outside data.classes and were left out")
         listed = {Path((r.get(p.file_column) or "").strip()).as_posix() for r in rows}
@@ -157,11 +194,12 @@ class ImageFolderData(ImageDataModule):
             try:
                 item.fold = int(raw)
             except ValueError:
-                raise DataError(f"image_folder: {where}: fold {raw!r} is not an integer") from None
+                raise DataError(f"image_folder: {where}: column {p.fold_column!r} (the fold) is not an integer") from None
         if p.split_column:
             raw = (row.get(p.split_column) or "").strip().lower()
             if raw not in _SPLIT_NAMES:
-                raise DataError(f"image_folder: {where}: split {raw!r} is not one of {', '.join(SPLITS)}")
+                raise DataError(f"image_folder: {where}: column {p.split_column!r} (the split) is not one of "
+                                f"{', '.join(SPLITS)}")
             item.split = _SPLIT_NAMES[raw]  # type: ignore[assignment]
         return item
 

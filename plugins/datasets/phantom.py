@@ -18,7 +18,7 @@ from sharpreg import hookimpl
 from sharpreg.data.images import ImageDataModule
 from sharpreg.data.module import Item
 from sharpreg.data.params import DistinctClasses
-from sharpreg.specs import DataParams, DatasetSpec
+from sharpreg.specs import MAX_SEED, DataParams, DatasetSpec
 
 PhantomClass = Literal["benign", "malignant", "normal"]
 
@@ -30,7 +30,7 @@ class PhantomParams(DataParams):
     per_class: int = Field(64, ge=4, le=100_000, description="Images generated per class.")
     native_size: int = Field(96, ge=16, le=1024, description="Size the images are drawn at before resizing.")
     noise: float = Field(0.35, ge=0.0, le=2.0, description="Speckle strength (higher is harder).")
-    generator_seed: int = Field(0, description="Seed of the image generator (independent of train.seed).")
+    generator_seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the image generator (independent of train.seed).")
     image_size: int = Field(64, ge=8, le=4096, description="Images are resized to this square size.")
 
 

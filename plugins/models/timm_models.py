@@ -129,9 +129,9 @@ def read_state_dict(f: Path) -> dict[str, torch.Tensor]:
             sd = load_file(str(f), device="cpu")
         else:
             sd = torch.load(f, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling refusals, truncated files, wrong formats
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
-        raise SharpregError(f"model.pretrained_file: cannot load {f}: {type(err).__name__}: {first}") from None
+    except Exception as err:  # unpickling refusals, truncated files, wrong formats (their bytes are not quoted)
+        raise SharpregError(f"model.pretrained_file: cannot load {f} ({type(err).__name__}): it is neither a "
+                            "safetensors file nor a torch state dict of plain tensors") from None
     for key in ("state_dict_ema", "model_ema", "state_dict", "model"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]

@@ -24,6 +24,6 @@ def add_strict_option(parser: argparse.ArgumentParser) -> None:
 
 def warn(text: str) -> None:
     """A warning on standard error."""
-    from rich.console import Console
+    from ..console import make_console, styled
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]warning:[/] {text}", markup=True)
+    make_console(stderr=True).print(styled(("warning:", "yellow"), f" {text}"))

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,12 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _two_lines(row: dict, m: str) -> str:
+def _two_lines(row: dict, m: str) -> str | Text:
     """The value over its interval (keeps the terminal table narrow)."""
+    from ..console import styled
+
     v, lo, hi = row.get(m), row.get(f"{m}_low"), row.get(f"{m}_high")
     if v is None:
         return "n/a"
-    return f"{v:.3f}\n[dim]{lo:.2f}–{hi:.2f}[/]" if lo is not None and hi is not None else f"{v:.3f}"
+    return styled(f"{v:.3f}\n", (f"{lo:.2f}–{hi:.2f}", "dim")) if lo is not None and hi is not None else f"{v:.3f}"
 
 
 def _emit(text: str, target: str) -> None:
@@ -39,7 +45,7 @@ def _emit(text: str, target: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich import box
-    from rich.console import Console
+    from ..console import make_console
     from rich.measure import Measurement
     from rich.table import Table
 
@@ -55,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
     bad = [m for m in metrics if m not in known]
     if bad:
         raise SharpregError(f"unknown metric {bad[0]!r}; the runs have: {', '.join(sorted(known))}")
-    table = cmp.rows(runs, metrics)
+    found = cmp.rows(runs, metrics)
     confidence = runs[0].summary.ci.confidence
     if args.csv:
-        _emit(cmp.to_csv(table), args.csv)
+        _emit(cmp.to_csv(found), args.csv)
     if args.markdown:
-        _emit(cmp.to_markdown(table, metrics, confidence), args.markdown)
-    console = Console()
+        _emit(cmp.to_markdown(found, metrics, confidence), args.markdown)
+    console = make_console()
     if not (args.csv == "-" or args.markdown == "-"):
         t = Table(title=f"test set · value over its {int(round(confidence * 100))} % bootstrap interval", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
@@ -71,12 +77,12 @@ def run(args: argparse.Namespace) -> int:
             t.add_column(table.short(m), justify="right", no_wrap=True)
         t.add_column("gap\n(acc.)", justify="right", no_wrap=True)
         t.add_column("s", justify="right", no_wrap=True)
-        for row in table:
+        for row in found:
             t.add_row(*[str(row.get(c, "")) for c in cmp.ID_COLS], *[_two_lines(row, m) for m in metrics],
                       f"{row['gap_accuracy']:+.3f}" if row.get("gap_accuracy") is not None else "n/a",
                       f"{row['seconds']:.0f}" if row.get("seconds") is not None else "")
         wide = Measurement.get(console, console.options.update_width(10_000), t).maximum
-        (Console(width=wide) if wide > console.width else console).print(t)  # never cut a number short
+        (make_console(width=wide) if wide > console.width else console).print(t)  # never cut a number short
         pooled = cmp.groups(runs, metrics)
         if pooled:
             g = Table(title="runs differing only in the seed: mean ± std", title_justify="left")
@@ -93,5 +99,5 @@ def run(args: argparse.Namespace) -> int:
         from ..reporting.plots import comparison
 
         path = comparison(runs, metrics, args.plot, confidence=confidence)
-        Console(stderr=True).print(f"comparison plot: {path}")
+        make_console(stderr=True).print(f"comparison plot: {path}")
     return 0

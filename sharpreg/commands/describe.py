@@ -41,7 +41,7 @@ def _bounds(prop: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console, styled
     from rich.table import Table
 
     from ..registry import default_registry
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(schema, indent=2))
         return 0
-    console = Console()
+    console = make_console()
     spec = provided.spec
-    console.print(f"[bold]{kind.name} {spec.name}[/] — {spec.summary}")
+    console.print(styled((f"{kind.name} {spec.name}", "bold"), f" — {spec.summary}"))
     if spec.citation:
         console.print(f"citation: {spec.citation}")
     console.print(f"from: {provided.plugin.origin} (module {provided.plugin.module})")

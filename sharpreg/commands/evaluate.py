@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console
     from rich.table import Table
 
     from ..evaluation.crossdata import evaluate_on, open_trained
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(*row[:3])
     plots = draw_evaluation_plots(result.folder)
     files = [result.folder.RECORD, result.folder.PREDICTIONS, *(str(p.relative_to(result.out)) for p in plots)]
-    console = Console()
+    console = make_console()
     console.print(t)
     console.print(f"written to {result.out}: {', '.join(files)}")
     return 0

@@ -25,13 +25,17 @@ def run(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise SharpregError(f"{path} already exists; pass --force to overwrite it")
     text = resources.files("sharpreg").joinpath("templates/starter.toml").read_text(encoding="utf-8")
-    if not args.no_schema:
-        import json
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not args.no_schema:
+            import json
 
-        schema_path = path.parent / "recipe.schema.json"
-        schema_path.write_text(json.dumps(recipe_schema(default_registry()), indent=2) + "\n", encoding="utf-8")
-        text = "#:schema ./recipe.schema.json\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+            schema_path = path.parent / "recipe.schema.json"
+            schema_path.write_text(json.dumps(recipe_schema(default_registry()), indent=2) + "\n", encoding="utf-8")
+            text = "#:schema ./recipe.schema.json\n" + text
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SharpregError(f"cannot write {path}: {exc.strerror or type(exc).__name__}; choose a file in a folder "
+                            "you can write") from None
     print(f"wrote {path}; next: sharpreg check {path} && sharpreg run {path}")
     return 0

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console
     from rich.table import Table
 
     from ..registry import default_registry
@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for p in default_registry().all(kind):
         table.add_row(p.spec.name, p.spec.summary, p.plugin.origin)
-    Console().print(table)
+    make_console().print(table)
     return 0

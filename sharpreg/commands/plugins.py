@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console, styled
     from rich.table import Table
 
     from ..registry import default_registry
@@ -29,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
     colours = {"active": "green", "disabled": "yellow", "broken": "red"}
     for r in reg.records:
         what = r.error if r.status == "broken" else "; ".join(f"{k}: {', '.join(v)}" for k, v in r.provides.items())
-        table.add_row(r.name, r.origin, f"[{colours[r.status]}]{r.status}[/]", what or "-")
-    console = Console()
+        table.add_row(r.name, r.origin, styled((r.status, colours[r.status])), what or "-")
+    console = make_console()
     console.print(table)
     for ps in reg.conflicts():
         who = " and ".join(p.plugin.origin for p in ps)
-        console.print(f"[red]conflict:[/] {ps[0].spec.kind} {ps[0].spec.name!r} is provided by {who}; recipes must write DIST:NAME")
+        console.print(styled(("conflict:", "red"), f" {ps[0].spec.kind} {ps[0].spec.name!r} is provided by {who}; recipes must write DIST:NAME"))
     return 0

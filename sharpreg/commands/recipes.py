@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console
     from rich.table import Table
 
     from ..registry import default_registry
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     for p in found:
         clash = len(reg.providers("recipe", p.spec.name)) > 1
         table.add_row(p.ref if clash else p.spec.name, p.spec.summary, p.plugin.origin)
-    console = Console()
+    console = make_console()
     console.print(table)
     broken = reg.broken()
     if broken:

@@ -15,13 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from ..console import make_console
     from ..reporting import draw_run_plots
     from ..reporting.tables import print_summary
     from ..runs import RunFolder
 
-    console = Console()
+    console = make_console()
     for path in args.runs:
         folder = RunFolder.open(path)
         written = draw_run_plots(folder)

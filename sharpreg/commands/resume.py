@@ -9,24 +9,29 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue an interrupted run from checkpoints/last.pt",
                        description="Continue RUN (a run folder) from checkpoints/last.pt with the recipe in its "
-                       "resolved.toml. On the same machine the result equals that of an uninterrupted run.")
+                       "resolved.toml. On the same machine the result equals that of an uninterrupted run. A run "
+                       "stopped before its first checkpoint starts over from the beginning.")
     p.add_argument("run_dir", type=Path, metavar="RUN", help="run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..console import make_console
     from ..errors import RunError
     from ..runs import RunFolder, RunState
     from ..training import Trainer
 
     folder = RunFolder.open(args.run_dir)
-    state = folder.state()
-    if state is RunState.DONE:
-        raise RunError(f"{folder.path} has finished ({folder.SUMMARY} exists); nothing to resume. "
-                       f"Redraw its plots with `sharpreg report {folder.path}`")
-    if state is not RunState.RESUMABLE:
-        raise RunError(f"{folder.path} has no {folder.checkpoint_file('last').relative_to(folder.path)} to resume "
-                       "from; start it again with `sharpreg run`")
-    Trainer(folder.load_recipe(), folder, progress=not args.no_progress, resume=True).fit()
+    with folder.locked("resume"):
+        state = folder.state()
+        if state is RunState.DONE:
+            raise RunError(f"{folder.path} has finished ({folder.SUMMARY} exists); nothing to resume. "
+                           f"Redraw its plots with `sharpreg report {folder.path}`")
+        if state is RunState.PARTIAL:
+            make_console(stderr=True).print(f"{folder.path} stopped before its first checkpoint: starting it over "
+                                            "from the beginning")
+            folder.reset()
+            folder.event("restart", reason="no checkpoint to resume from")
+        Trainer(folder.load_recipe(), folder, progress=not args.no_progress, resume=state is RunState.RESUMABLE).fit()
     return 0

@@ -23,8 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import shutil
-
     from ..errors import SharpregError
     from ..recipe import load_recipe
     from ..recipe.lock import enforce, lock_differences
@@ -32,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training import Trainer
 
     recipe = load_recipe(args.recipe, args.overrides)
-    folder = RunFolder.create(recipe, out=args.out, root=args.runs_dir)
+    folder = RunFolder.create(recipe, out=args.out, root=args.runs_dir, command="run")
     trainer = Trainer(recipe, folder, progress=not args.no_progress)
     try:
         trainer.setup()  # the data are read and checked against what the recipe pins before anything trains
@@ -42,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         # a mistake found before any checkpoint (missing data, bad class list...): leave nothing behind,
         # so the same command works once it is fixed
         if not folder.checkpoint_file("last").exists():
-            shutil.rmtree(folder.path, ignore_errors=True)
+            folder.discard()
         raise
+    finally:
+        folder.release()
     return 0

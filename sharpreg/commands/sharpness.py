@@ -39,10 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from ..console import make_console
     from ..errors import SharpregError
     from ..runs import RunFolder
+    from ..specs import MAX_SEED
     from ..study.measure import MeasureOptions, measure
 
     counts = {"--samples": args.samples, "--iters": args.iters, "--probes": args.probes, "--batch-size": args.batch_size,
@@ -50,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
     for option, value in counts.items():
         if value < 1:
             raise SharpregError(f"{option} must be at least 1")
-    if args.points < 2 or min(args.span, args.avg_rho, args.max_rho) <= 0:
-        raise SharpregError("--points must be at least 2; --span, --avg-rho and --max-rho positive")
+    if args.points < 2 or not all(0 < v < float("inf") for v in (args.span, args.avg_rho, args.max_rho)):
+        raise SharpregError("--points must be at least 2; --span, --avg-rho and --max-rho positive numbers")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise SharpregError(f"--seed must be between 0 and {MAX_SEED}")
     if args.threads is not None:
         if args.threads < 1:
             raise SharpregError("--threads must be at least 1")
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     conv = "" if result["lambda_max_converged"] else " (not converged: raise --iters)"
-    Console().print(
+    make_console().print(
         f"{args.run_dir}: λ_max {result['lambda_max']:.4g} after {result['lambda_max_iterations']} iterations{conv}; "
         f"trace {result['trace']:.4g} ± {result['trace_stderr']:.2g} ({result['trace_probes']} probes); "
         f"‖w‖ {result['weight_norm']:.4g}; adaptive sharpness: average (rho {result['adaptive_sharpness_avg_rho']:g}) "
@@ -76,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
         f"(rho {result['adaptive_sharpness_max_rho']:g}) {result['adaptive_sharpness_max']:.4g}; loss {result['loss']:.4f} on {result['samples']} training images; "
         f"{result['seconds']:.1f} s ("
         + ", ".join(f"{k} {v:.1f}" for k, v in result["seconds_parts"].items()) + ")\n"
-        f"wrote {run.path / run.SHARPNESS} and {run.plot('landscape')}", markup=False)
+        f"wrote {run.path / run.SHARPNESS} and {run.plot('landscape')}")
     return 0

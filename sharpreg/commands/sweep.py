@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(sweep_dir: Path, *, plots: bool = True) -> int:
-    from rich.console import Console
+    from ..console import make_console
 
     from ..study.report import write_report
 
     md = write_report(sweep_dir, plots=plots)
-    print_headline(Console(), sweep_dir)
-    Console(stderr=True).print(f"report: {md}, {md.with_name('report.csv')}, {md.with_name('runs.csv')}"
-                               + (f", {md.parent / 'plots'}/" if plots else ""), markup=False)
+    print_headline(make_console(), sweep_dir)
+    make_console(stderr=True).print(f"report: {md}, {md.with_name('report.csv')}, {md.with_name('runs.csv')}"
+                               + (f", {md.parent / 'plots'}/" if plots else ""))
     return 0
 
 
@@ -91,13 +91,14 @@ def print_headline(console, sweep_dir: Path) -> None:
 
 def print_plan(grid, out: Path, tasks) -> None:
     """``--dry-run``: every run (tuning runs first) with what it needs and its overrides."""
-    from rich.console import Console
     from rich.table import Table
+
+    from ..console import make_console
 
     keys = grid.tuning.keys if grid.tuning else {}
     tuned = f" ({len(grid.tuning.runs)} tuning runs first choose {', '.join(sorted(set(keys.values())))} on " \
         "validation)" if grid.tuning else ""
-    todo = sum(t.action != "skip" for t in tasks)
+    todo = sum(t.action not in ("skip", "busy") for t in tasks)
     table = Table(title=f"sweep {grid.name}: {len(tasks)} runs into {out}{tuned} ({todo} to do; all recipes valid)",
                   title_justify="left")
     for col in ("run", "action", "overrides"):
@@ -106,43 +107,45 @@ def print_plan(grid, out: Path, tasks) -> None:
         chosen = f" + {keys[t.variant]} as chosen" if not t.tuning and t.variant in keys else ""
         table.add_row(("tune/" if t.tuning else "") + t.id, t.action + (f" ({t.note})" if t.note else ""),
                       " ".join(t.overrides) + chosen)
-    Console().print(table)
+    make_console().print(table)
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from ..console import make_console
 
     from ..errors import SharpregError
+    from ..paths import child
     from ..study.grid import load_grid
     from ..study.manifest import Status
     from ..study.sweep import Action, SweepOptions, plan, run_sweep
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     grid = load_grid(Path(args.target))
-    out = args.out or Path("sweeps") / grid.name
+    out = args.out or child(Path("sweeps"), grid.name, "the sweep name")
     workers = args.workers or grid.config.workers
     threads = args.threads or grid.config.threads
     if workers < 1 or threads < 1:
         raise SharpregError("--workers and --threads must be at least 1")
     tasks = plan(grid, out, tuning=True) + plan(grid, out) if grid.tuning else plan(grid, out)
-    todo = [t for t in tasks if t.action is not Action.SKIP]
+    todo = [t for t in tasks if t.action not in (Action.SKIP, Action.BUSY)]
     if args.dry_run:
         print_plan(grid, out, tasks)
         return 0
     console.print(f"sweep {grid.name}: {len(tasks)} runs, {len(tasks) - len(todo)} finished, {len(todo)} to run "
-                  f"into {out} ({args.executor}, {workers} workers x {threads} threads)", markup=False)
+                  f"into {out} ({args.executor}, {workers} workers x {threads} threads)")
     manifest = run_sweep(grid, out, SweepOptions(workers=workers, threads=threads, executor=args.executor,
                                                  progress=not args.no_progress), console=console)
     runs = manifest.data["runs"]
     tune = manifest.data.get("tune") or {}
     failed = [k for k, v in {**tune.get("runs", {}), **runs}.items() if v.get("status") != Status.DONE]
     console.print(f"sweep {grid.name}: {sum(v.get('status') == Status.DONE for v in runs.values())}/{len(grid.combos)} "
-                  f"runs finished; wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s", markup=False)
+                  f"runs finished; wall time this session {manifest.data['sessions'][-1]['seconds']:.0f} s")
     for k in failed:
         entry = manifest.entry(k)
-        console.print(f"  {k}: {entry.get('status')} (log {out / entry.get('log', '')})", markup=False)
+        detail = entry.get("note") if entry.get("status") == Status.BUSY else f"log {out / entry.get('log', '')}"
+        console.print(f"  {k}: {entry.get('status')} ({detail})")
     if tune.get("waiting"):
-        console.print(f"  {len(tune['waiting'])} main runs wait for their tuning runs", markup=False)
+        console.print(f"  {len(tune['waiting'])} main runs wait for their tuning runs")
     if not args.no_report and any(v.get("status") == Status.DONE for v in runs.values()):
         report(out, plots=not args.no_plots)
     return 1 if failed else 0

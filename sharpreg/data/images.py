@@ -17,7 +17,7 @@ from ..errors import DataError
 from ..specs import DataParams
 from . import transforms as tf
 from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_sources
-from .io import LoadImageFiled, find_data_error
+from .io import LoadImageFiled, as_text, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
 from .content import ContentIndex
@@ -119,9 +119,12 @@ class ImageDataModule(DataModule):
         all the fingerprint needs. Idempotent; ``setup`` starts with it."""
         if self._identified:
             return
-        items, self.class_names = self.scan()
+        items, names = self.scan()
         if not items:
             raise DataError(f"{self.data_name}: no images found")
+        self.class_names = [as_text(c) for c in names]
+        for it in items:
+            it.id = as_text(it.id)  # a file name that is not UTF-8 gets a readable, writable id
         ids = Counter(it.id for it in items)
         repeated = [k for k, v in ids.items() if v > 1]
         if repeated:
@@ -303,7 +306,8 @@ class ImageDataModule(DataModule):
         folds = sorted({int(it.fold) for it in self.items})  # type: ignore[arg-type]
         self.folds = {it.id: int(it.fold) for it in self.items}  # type: ignore[arg-type]
         if sp.fold not in folds:
-            raise DataError(f"data.split.fold = {sp.fold} but the data set's folds are {folds}")
+            raise DataError(f"data.split.fold = {sp.fold} is not one of the data set's {len(folds)} predefined folds "
+                            "(the values of its fold column)")
         rest = [it for it in self.items if it.fold != sp.fold]
         out: dict[str, Split] = {it.id: "test" for it in self.items if it.fold == sp.fold}
         if sp.val > 0 and rest:

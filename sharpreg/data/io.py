@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import warnings
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +19,50 @@ DICOM_SUFFIXES = (".dcm", ".dicom")
 IMAGE_SUFFIXES = RASTER_SUFFIXES + DICOM_SUFFIXES
 
 
+#: PIL's own warning for images over its pixel limit: sharpreg refuses such images itself (below)
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def as_text(name: str) -> str:
+    """``name`` as valid UTF-8 text: bytes of a file name that are not UTF-8 (kept by Python as
+    surrogates) become ``\\xNN``, so the name can be written to CSV, JSON and logs."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """``path`` opened by PIL (header only), refused when it is not an image or has more pixels than
+    PIL's limit (``Image.MAX_IMAGE_PIXELS``: a decompression bomb would take gigabytes to decode)."""
+    try:
+        with Image.open(path) as im:
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit is not None and im.size[0] * im.size[1] > limit:
+                raise DataError(f"image {as_text(str(path))} is {im.size[0]}x{im.size[1]} px, more than the "
+                                f"{limit / 1e6:.0f} megapixels sharpreg decodes (a decompression bomb?)")
+            yield im
+    except FileNotFoundError:
+        raise DataError(f"image file {as_text(str(path))} does not exist") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"image {as_text(str(path))} has more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} "
+                        "megapixels (a decompression bomb?)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as err:
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: Path, err: BaseException) -> DataError:
+    """The error for a file that does not decode (its bytes are not quoted: they are not the user's words)."""
+    return DataError(f"cannot read image {as_text(str(path))}: not an image sharpreg can decode, or a damaged one "
+                     f"({type(err).__name__})")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode one file to an H×W (grey) or H×W×C array, raising ``DataError`` that names the path."""
     path = Path(path)
     if path.suffix.lower() in DICOM_SUFFIXES:
         return _read_dicom(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return _pil_to_array(im)
-    except FileNotFoundError:
-        raise DataError(f"image file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
+    with _opened(path) as im:
+        im.load()
+        return _pil_to_array(im)
 
 
 def image_size_of(path: str | Path) -> tuple[int, int]:
@@ -38,13 +71,8 @@ def image_size_of(path: str | Path) -> tuple[int, int]:
     if path.suffix.lower() in DICOM_SUFFIXES:
         a = _read_dicom(path)
         return int(a.shape[1]), int(a.shape[0])
-    try:
-        with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
-    except FileNotFoundError:
-        raise DataError(f"image file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
+    with _opened(path) as im:
+        return int(im.size[0]), int(im.size[1])
 
 
 def _pil_to_array(im: Image.Image) -> np.ndarray:
@@ -69,9 +97,9 @@ def _read_dicom(path: Path) -> np.ndarray:
         ds = pydicom.dcmread(str(path))
         a = ds.pixel_array.astype(np.float32)
     except FileNotFoundError:
-        raise DataError(f"image file {path} does not exist") from None
+        raise DataError(f"image file {as_text(str(path))} does not exist") from None
     except Exception as err:  # pydicom raises many kinds of errors for a bad file
-        raise DataError(f"cannot read DICOM image {path}: {err}") from None
+        raise _unreadable(path, err) from None
     slope = float(getattr(ds, "RescaleSlope", 1) or 1)
     intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
     a = a * slope + intercept

@@ -9,6 +9,7 @@ The loss reported is the plain cross-entropy (the run's class weights belong to 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from ..build import build_datamodule
 from ..devices import resolve_device
 from ..errors import RecipeError, SharpregError
+from ..paths import folder_name, name_problem
 from ..recipe import Recipe
 from ..recipe.loader import RawRecipe, apply_overrides, load_raw
 from ..recipe.validate import validate
@@ -110,8 +112,16 @@ def open_trained(path: Path) -> RunFolder | ExportedModel:
 def evaluate_on(source: Path | RunFolder | ExportedModel, other_path: Path, overrides: list[str] | None = None, *,
                 checkpoint: Weights = "best", name: str | None = None, device: str | None = None) -> CrossEvaluation:
     """Score the model of a run (or an exported one) on OTHER.toml's data; write ``evaluations/<name>/`` in the run
-    folder (beside an exported recipe: ``<stem>-evaluations/<name>/``)."""
+    folder (beside an exported recipe: ``<stem>-evaluations/<name>/``). A run folder is locked meanwhile."""
+    stem = Path(other_path).stem
+    name = folder_name(name, "--name") if name is not None else (stem if name_problem(stem) is None else "evaluation")
     run = source if isinstance(source, (RunFolder, ExportedModel)) else open_trained(source)
+    with run.locked("evaluate") if isinstance(run, RunFolder) else nullcontext():
+        return _evaluate(run, Path(other_path), list(overrides or []), checkpoint, name, device)
+
+
+def _evaluate(run: RunFolder | ExportedModel, other_path: Path, overrides: list[str], checkpoint: Weights, name: str,
+              device: str | None) -> CrossEvaluation:
     trained_recipe = run.load_recipe()
     recipe = data_recipe(trained_recipe, load_raw(run.resolved_file), Path(other_path), list(overrides or []))
     classes = run.classes()
@@ -130,7 +140,7 @@ def evaluate_on(source: Path | RunFolder | ExportedModel, other_path: Path, over
         log.warning("the data set has no images of %s: metrics of those classes are undefined", ", ".join(absent))
     threshold = _run_threshold(run, checkpoint)
     metrics, intervals = evaluator.score(pred, threshold), evaluator.intervals(pred, threshold)
-    folder = run.new_evaluation(name or Path(other_path).stem)
+    folder = run.new_evaluation(name)
     folder.copy_data_file(Path(other_path))
     folder.write_predictions(pred, classes)
     class_map = {d: classes[m] for d, m in zip(dm.class_names, mapping)}

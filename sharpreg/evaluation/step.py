@@ -87,6 +87,9 @@ class Evaluator:
 
     def metrics(self, labels: np.ndarray, probs: np.ndarray, threshold: float | None = None) -> dict[str, float]:
         """Every metric of the table that predictions define (and, with ``threshold``, those at it)."""
+        if not np.isfinite(probs).all():
+            raise RunError("the model predicts non-finite probabilities: its weights have diverged. Lower "
+                           "optimizer.lr or set train.clip_grad_norm, and train it again")
         return compute_metrics(labels, probs, self.classes, positive_class=self.eval.positive_class,
                                calibration_bins=self.eval.calibration_bins, threshold=threshold)
 

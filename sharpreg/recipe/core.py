@@ -9,17 +9,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ..metrics.table import monitor_choices
 from ..metrics.threshold import ThresholdRule
-from ..specs import FINGERPRINT_PATTERN
+from ..paths import MAX_NAME
+from ..specs import FINGERPRINT_PATTERN, MAX_SEED, within_float32
 
 
 class CoreModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _fits_float32(cls, value: object) -> object:
+        return within_float32(value)
 
 
 class MetaConfig(CoreModel):
     """Who made the recipe and what it is for (copied into every run folder)."""
 
-    name: str = Field("", description="Short name; run folders are called <time>-<name>. Defaults to the file name.")
+    name: str = Field("", max_length=MAX_NAME,
+                      description="Short name; run folders are called <time>-<name>. Defaults to the file name.")
     description: str = Field("", description="What the recipe trains and why.")
     intended_use: str = Field("", description="Research question or intended use of the trained model.")
     data_source: str = Field("", description="Where the data comes from (citation, licence).")
@@ -32,11 +39,13 @@ class TrainConfig(CoreModel):
     """How the model is trained."""
 
     epochs: int = Field(10, ge=1, le=100_000, description="Number of epochs.")
-    batch_size: int = Field(32, ge=1, le=65_536, description="Images per optimizer step.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Images per optimizer step (under BatchNorm a last "
+                            "batch of one image joins the batch before it).")
     accumulate: int = Field(
-        1, ge=1, le=1024, description="Split each batch into this many micro-batches (gradient accumulation)."
+        1, ge=1, le=1024, description="Split each batch into this many micro-batches (gradient accumulation); "
+        "under BatchNorm into fewer where a micro-batch would hold a single image."
     )
-    seed: int = Field(0, ge=0, description="Seed of weights, shuffling and augmentation.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of weights, shuffling and augmentation.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="fp32, bf16 autocast, or fp16 autocast with a gradient scaler (CUDA)."
     )
@@ -113,7 +122,7 @@ class EvalConfig(CoreModel):
     )
     bootstrap: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples for confidence intervals (0 = none).")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
-    bootstrap_seed: int = Field(0, ge=0, description="Seed of the bootstrap resampling (intervals are reproducible).")
+    bootstrap_seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the bootstrap resampling (intervals are reproducible).")
     calibration_bins: int = Field(15, ge=2, le=100, description="Bins of the expected calibration error.")
     threshold: ThresholdRule = Field(
         "youden", description="How the operating threshold on the positive class's probability is chosen on the "

@@ -107,23 +107,66 @@ def switched_tables(base: dict[str, Any], top: dict[str, Any]) -> set[str]:
     return out
 
 
+#: largest recipe or grid file read (a recipe is a few kilobytes of text)
+MAX_FILE_BYTES = 1 << 20
+#: deepest nesting of tables and arrays in a recipe
+MAX_DEPTH = 32
+
+
+def read_text(path: Path, shown: str, what: str = "recipe") -> str:
+    """The UTF-8 text of the ``what`` file ``path`` (a byte-order mark is dropped); a missing, huge or
+    undecodable file is a ``RecipeError`` that names it and never shows what is in it."""
+    def problem(message: str) -> RecipeError:
+        return RecipeError([RecipeIssue(shown, None, "", message)])
+
+    if not path.is_file():
+        raise problem(f"no such {what} file" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise problem(f"is {size / 2**20:.1f} MiB; a {what} file is a small TOML text file (at most "
+                          f"{MAX_FILE_BYTES >> 20} MiB)")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise problem(f"cannot read it: {exc.strerror or type(exc).__name__}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise problem(f"is not UTF-8 text (byte {exc.start + 1} cannot be decoded); save it as UTF-8") from None
+
+
 def parse_toml(text: str, shown: str) -> dict[str, Any]:
     """The TOML document ``text`` of the file ``shown``; a syntax error is a ``RecipeError`` at its line."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"at line (\d+)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise RecipeError([RecipeIssue(shown, int(m.group(1)) if m else None, "", f"TOML syntax error: {msg}")]) from None
+    except RecursionError:
+        data = None
+    if data is None or _too_deep(data):
+        raise RecipeError([RecipeIssue(shown, None, "", f"tables or arrays nested deeper than {MAX_DEPTH} levels; "
+                                                        "a recipe is a few flat tables")])
+    return data
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests dicts or lists deeper than ``MAX_DEPTH`` (without recursing)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def read_file(path: Path, shown: str | None = None) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:
     """One TOML file and the origin of each of its keys. A syntax error is a ``RecipeError``."""
     shown = shown or display(path)
-    if not path.is_file():
-        hint = " (it is a folder)" if path.is_dir() else ""
-        raise RecipeError([RecipeIssue(shown, None, "", f"no such recipe file{hint}")])
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, shown)
     data = parse_toml(text, shown)
     lines = index_lines(text)
     base_dir = path.parent.resolve()
@@ -154,40 +197,49 @@ def locate(source: str | os.PathLike[str], registry: Registry | None = None) -> 
 
 
 def load_raw(source: str | os.PathLike[str], *, registry: Registry | None = None) -> RawRecipe:
-    """Read a recipe (a file, or an installed recipe's name) and, recursively, what it ``extends``; merge them."""
+    """Read a recipe (a file, or an installed recipe's name) and the chain of files it ``extends`` (any length:
+    read in a loop, not by recursion); merge them, the base first."""
     path, shown = locate(source, registry)
-    return _load(path, shown, (), registry)
+    chain: list[tuple[Path, dict[str, Any], dict[KeyPath, Origin]]] = []
+    seen: set[Path] = set()
+    while True:
+        resolved = path.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(display(p) for p in (*(c[0] for c in chain), resolved))
+            raise RecipeError([RecipeIssue(display(chain[-1][0]), None, "extends", f"extends cycle: {cycle}")])
+        seen.add(resolved)
+        data, origins = read_file(path, shown)
+        parent = data.pop("extends", None)
+        chain.append((resolved, data, origins))
+        if parent is None:
+            break
+        path, shown = _extended(parent, resolved, origins[("extends",)], registry)
+    merged: dict[str, Any] = {}
+    merged_origins: dict[KeyPath, Origin] = {}
+    for _, data, origins in reversed(chain):
+        switched = switched_tables(merged, data)
+        merged_origins = {k: v for k, v in merged_origins.items() if not (k[:1] and k[0] in switched and len(k) > 1)}
+        merged_origins.update({k: v for k, v in origins.items() if k != ("extends",)})
+        merged = deep_merge(merged, data)
+    return RawRecipe(merged, merged_origins, [p for p, _, _ in chain])
 
 
-def _load(path: Path, shown: str | None, chain: tuple[Path, ...], registry: Registry | None) -> RawRecipe:
-    resolved = path.resolve()
-    if resolved in chain:
-        cycle = " -> ".join(display(p) for p in (*chain, resolved))
-        raise RecipeError([RecipeIssue(display(chain[-1]), None, "extends", f"extends cycle: {cycle}")])
-    data, origins = read_file(path, shown)
-    parent = data.pop("extends", None)
-    files = [resolved]
-    if parent is None:
-        return RawRecipe(data, origins, files)
-    o = origins[("extends",)]
+def _extended(parent: Any, resolved: Path, o: Origin, registry: Registry | None) -> tuple[Path, str | None]:
+    """The file (and its name as shown) that ``extends = parent`` in the file ``resolved`` names."""
     if not isinstance(parent, str) or not parent:
         raise RecipeError([RecipeIssue(o.file, o.line, "extends", "must be the path of another recipe file or the name "
                                                                   "of an installed recipe (a string)")])
-    parent_path, parent_shown = (resolved.parent / parent).resolve(), None
-    if not parent_path.is_file():
-        try:
-            found = installed_recipe(parent, registry)
-        except PluginError as exc:
-            raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} is neither a file (looked at "
-                                                                      f"{display(parent_path)}) nor {exc}")]) from None
-        if found is None:
-            raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} not found (looked at {display(parent_path)})")])
-        parent_path, parent_shown = found
-    base = _load(parent_path, parent_shown, (*chain, resolved), registry)
-    switched = switched_tables(base.data, data)
-    merged_origins = {k: v for k, v in base.origins.items() if not (k[:1] and k[0] in switched and len(k) > 1)}
-    merged_origins.update({k: v for k, v in origins.items() if k != ("extends",)})
-    return RawRecipe(deep_merge(base.data, data), merged_origins, files + base.files)
+    parent_path = (resolved.parent / parent).resolve()
+    if parent_path.is_file():
+        return parent_path, None
+    try:
+        found = installed_recipe(parent, registry)
+    except PluginError as exc:
+        raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} is neither a file (looked at "
+                                                                  f"{display(parent_path)}) nor {exc}")]) from None
+    if found is None:
+        raise RecipeError([RecipeIssue(o.file, o.line, "extends", f"{parent!r} not found (looked at {display(parent_path)})")])
+    return found
 
 
 def parse_override(text: str) -> tuple[KeyPath, Any]:
@@ -203,7 +255,13 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
         if not value:
             raise RecipeError([RecipeIssue(OVERRIDE_FILE, None, key, "empty value (write key=\"\" for an empty string)")]) from None
         parsed = value
-    return tuple(part.strip() for part in key.split(".")), parsed
+    except RecursionError:
+        parsed = None
+    path = tuple(part.strip() for part in key.split("."))
+    if parsed is None or len(path) > MAX_DEPTH or _too_deep(parsed):
+        raise RecipeError([RecipeIssue(OVERRIDE_FILE, None, key[:80], f"tables or arrays nested deeper than {MAX_DEPTH} "
+                                                                      "levels; a recipe is a few flat tables")])
+    return path, parsed
 
 
 def _switch(table: str, old: dict[str, Any], origins: dict[KeyPath, Origin]) -> tuple[dict[str, Any], dict[KeyPath, Origin]]:

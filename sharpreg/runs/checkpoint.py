@@ -64,13 +64,11 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise RunError(f"checkpoint {path} not found")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise RunError(f"checkpoint {path} holds more than plain data (a pickled object?) and is refused; "
-                       f"sharpreg never loads checkpoints with weights_only=False ({first})") from None
+    except pickle.UnpicklingError:
+        raise RunError(f"checkpoint {path} holds more than plain data (a pickled object?) and is refused; sharpreg "
+                       "never loads checkpoints with weights_only=False") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise RunError(f"checkpoint {path} is corrupt or truncated and cannot be read ({type(exc).__name__}: "
-                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'})") from None
+        raise RunError(f"checkpoint {path} is corrupt or truncated and cannot be read ({type(exc).__name__})") from None
     if not isinstance(state, dict) or state.get("kind") != KIND:
         raise RunError(f"checkpoint {path} is not a sharpreg checkpoint")
     if state.get("format") != FORMAT:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..paths import child
 from .files import read_json, write_json
 from .predictions import Predictions, read_predictions, write_predictions
 
@@ -24,8 +25,9 @@ class EvaluationFolder:
 
     @classmethod
     def new(cls, parent: Path, name: str) -> EvaluationFolder:
-        """A new folder ``parent/<name>`` (``<name>-2``... when taken): never overwritten."""
-        base = Path(parent) / name
+        """A new folder ``parent/<name>`` (``<name>-2``... when taken): never overwritten. ``name`` is one folder
+        name (a ``SharpregError`` otherwise)."""
+        base = child(Path(parent), name, "the evaluation name")
         path, n = base, 1
         while path.exists():
             n += 1

@@ -13,10 +13,14 @@ from ..errors import RunError
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -41,6 +45,12 @@ class MetricsTable:
         self._fields: list[str] | None = None
 
     def append(self, row: dict[str, Any]) -> None:
+        try:
+            self._append(row)
+        except OSError as exc:
+            raise RunError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def _append(self, row: dict[str, Any]) -> None:
         if self._fields is None:
             if self.path.exists() and self.path.stat().st_size:
                 with self.path.open(newline="") as fh:

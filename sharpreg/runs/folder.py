@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import shutil
 import time
-from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +20,7 @@ from . import checkpoint, weights
 from .environment import environment_record
 from .evaluations import EvaluationFolder
 from .files import MetricsTable, read_json, write_json, write_text
+from .lifecycle import Checkpoint, RunLifecycle, RunState
 from .predictions import Predictions, read_predictions, write_predictions
 from .summary import Summary
 
@@ -31,27 +28,11 @@ if TYPE_CHECKING:
     import torch
 
 LOGGER = "sharpreg"
-Checkpoint = Literal["last", "best"]
 Weights = Literal["best", "last", "safetensors"]
 PredictedSplit = Literal["test", "val"]
 
 
-class RunState(StrEnum):
-    ABSENT = "absent"
-    """no folder, or an empty one"""
-    PARTIAL = "partial"
-    """stopped before its first checkpoint"""
-    RESUMABLE = "resumable"
-    """interrupted with a checkpoint to resume from"""
-    DONE = "done"
-    """finished (``summary.json`` exists)"""
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
-
-
-class RunFolder:
+class RunFolder(RunLifecycle):
     """One run's folder: its recipe, environment, split, metrics, events, log, checkpoints, weights,
     predictions, summary, sharpness measurement, plots and evaluations on other data."""
 
@@ -75,75 +56,16 @@ class RunFolder:
     EVALUATIONS = "evaluations"
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self._metrics = MetricsTable(self.path / self.METRICS)
 
-    # -- creation ---------------------------------------------------------------------------------
-    @classmethod
-    def create(cls, recipe: Recipe, *, out: Path | None = None, root: Path = Path("runs")) -> RunFolder:
-        """A new folder ``root/<time>-<name>`` (or exactly ``out``); an existing one is never reused."""
-        if out is not None:
-            path = Path(out)
-            if path.exists() and any(path.iterdir()):
-                raise RunError(f"run folder {path} already exists and is not empty; resume it with "
-                               f"`sharpreg resume {path}` or choose another --out")
-        else:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            base = root / f"{stamp}-{_slug(recipe.name)}"
-            path, n = base, 1
-            while path.exists():
-                n += 1
-                path = base.with_name(f"{base.name}-{n}")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"cannot write the run folder {path}: {exc.strerror or exc}") from None
-        run = cls(path)
-        run.check_writable()
-        run.write_recipe(recipe)
-        return run
-
-    @classmethod
-    def open(cls, path: Path) -> RunFolder:
-        """An existing run folder (one with a resolved recipe), else a ``RunError``."""
-        run = cls(Path(path))
-        if not run.resolved_file.is_file():
-            raise RunError(f"{run.path} is not a sharpreg run folder (no {cls.RESOLVED} there)")
-        return run
-
-    def state(self) -> RunState:
-        if (self.path / self.SUMMARY).is_file():
-            return RunState.DONE
-        if not self.path.exists() or not any(self.path.iterdir()):
-            return RunState.ABSENT
-        return RunState.RESUMABLE if self.checkpoint_file("last").is_file() else RunState.PARTIAL
-
-    def check_writable(self) -> None:
-        """A read-only or full disk is reported before anything is trained."""
-        probe = self.path / ".write-test"
-        try:
-            (self.path / self.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-            probe.write_text("ok")
-            probe.unlink()
-        except OSError as exc:
-            raise RunError(f"cannot write to the run folder {self.path}: {exc.strerror or exc}") from None
-
-    def check_space(self, need: int) -> None:
-        """At least ``need`` bytes free where the run folder is."""
-        free = shutil.disk_usage(self.path).free
-        if free < need:
-            raise RunError(f"only {free / 2**20:.0f} MiB free under {self.path}; checkpoints need about "
-                           f"{need / 2**20:.0f} MiB. Free some space or choose another --runs-dir")
-
     # -- the recipe and the record of what ran --------------------------------------------------------
-    @property
-    def resolved_file(self) -> Path:
-        return self.path / self.RESOLVED
-
     def write_recipe(self, recipe: Recipe) -> None:
-        if recipe.path is not None and recipe.path.is_file():
-            write_text(self.path / self.RECIPE, recipe.path.read_text(encoding="utf-8"))
+        """``resolved.toml`` first (from then on the folder is a run that ``resume`` takes), then the
+        recipe as given and the ``--set`` overrides."""
         write_text(self.resolved_file, tomli_w.dumps(recipe.pinned()))
+        if recipe.path is not None and recipe.path.is_file():
+            write_text(self.path / self.RECIPE, recipe.path.read_bytes().decode("utf-8-sig", "replace"))
         overrides: dict[str, Any] = {}
         for text in recipe.overrides:
             keys, value = parse_override(text)
@@ -195,12 +117,19 @@ class RunFolder:
         return self._metrics.count()
 
     def event(self, kind: str, **data: Any) -> None:
-        with (self.path / self.EVENTS).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"time": time.time(), "event": kind, **data}, default=str) + "\n")
+        """One line of ``events.jsonl``."""
+        try:
+            with (self.path / self.EVENTS).open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"time": time.time(), "event": kind, **data}, default=str) + "\n")
+        except OSError as exc:
+            raise RunError(f"cannot write {self.path / self.EVENTS}: {exc.strerror or exc}") from None
 
     def attach_log(self) -> logging.Handler:
         """Send the ``sharpreg`` logger to ``log.txt`` (returns the handler to detach later)."""
-        handler = logging.FileHandler(self.path / self.LOG, encoding="utf-8")
+        try:
+            handler = logging.FileHandler(self.path / self.LOG, encoding="utf-8", errors="backslashreplace")
+        except OSError as exc:
+            raise RunError(f"cannot write {self.path / self.LOG}: {exc.strerror or exc}") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger = logging.getLogger(LOGGER)
         logger.setLevel(logging.INFO)
@@ -208,14 +137,24 @@ class RunFolder:
         return handler
 
     # -- checkpoints and weights ------------------------------------------------------------------------
-    def checkpoint_file(self, which: Checkpoint) -> Path:
-        return self.path / self.CHECKPOINTS / f"{which}.pt"
-
     def save_checkpoint(self, which: Checkpoint, state: dict[str, Any]) -> None:
         checkpoint.save_checkpoint(self.checkpoint_file(which), state)
 
     def load_checkpoint(self, which: Checkpoint, map_location: Any = "cpu") -> dict[str, Any]:
-        return checkpoint.load_checkpoint(self.checkpoint_file(which), map_location=map_location)
+        """A checkpoint; one that cannot be used is a ``RunError`` that says how to recover."""
+        try:
+            return checkpoint.load_checkpoint(self.checkpoint_file(which), map_location=map_location)
+        except RunError as exc:
+            raise RunError(f"{exc}. {self.recovery(which)}") from None
+
+    def recovery(self, which: Checkpoint | Literal["safetensors"]) -> str:
+        """How to go on without the named weights file."""
+        if which == "safetensors":
+            return f"Delete it: `--checkpoint best` then reads {self.CHECKPOINTS}/best.pt (the same weights)"
+        if which == "best" and (self.path / self.MODEL).is_file():
+            return f"{self.MODEL} holds the same weights (`--checkpoint safetensors`)"
+        return (f"To train the run again from its recipe, delete {self.CHECKPOINTS}/ and run "
+                f"`sharpreg resume {self.path}`")
 
     @property
     def model_file(self) -> Path:
@@ -231,7 +170,10 @@ class RunFolder:
         if choice == "last":
             return self.load_checkpoint("last")["model"], f"{self.CHECKPOINTS}/last.pt"
         if model.is_file():
-            return weights.load_safetensors(model), self.MODEL
+            try:
+                return weights.load_safetensors(model), self.MODEL
+            except RunError as exc:
+                raise RunError(f"{exc}. {self.recovery('safetensors')}") from None
         if choice == "best" and best.is_file():
             return self.load_checkpoint("best")["model"], f"{self.CHECKPOINTS}/best.pt"
         wanted = self.MODEL if choice == "safetensors" else f"neither {self.MODEL} nor {self.CHECKPOINTS}/best.pt"
@@ -294,7 +236,8 @@ class RunFolder:
         return self.path / self.PLOTS / f"{name}.png"
 
     def new_evaluation(self, name: str) -> EvaluationFolder:
-        """A new folder ``evaluations/<name>`` (``<name>-2``... when taken): never overwritten."""
+        """A new folder ``evaluations/<name>`` (``<name>-2``... when taken): never overwritten. ``name`` is one
+        folder name (``SharpregError`` otherwise)."""
         return EvaluationFolder.new(self.path / self.EVALUATIONS, name)
 
     def evaluations(self) -> list[EvaluationFolder]:

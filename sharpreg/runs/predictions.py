@@ -29,7 +29,7 @@ class Predictions:
 def write_predictions(path: Path, pred: Predictions, class_names: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with tmp.open("w", newline="", encoding="utf-8", errors="backslashreplace") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "label", "class", "predicted", *[f"prob_{c}" for c in class_names]])
         for i, y, p in zip(pred.ids, pred.labels, pred.probs):
@@ -42,12 +42,17 @@ def read_predictions(path: Path) -> tuple[Predictions, list[str]]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
-    except OSError as exc:
-        raise RunError(f"cannot read predictions {path}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RunError(f"cannot read predictions {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
     if not rows or rows[0][:4] != ["id", "label", "class", "predicted"]:
         raise RunError(f"{path} is not a sharpreg predictions file")
     classes = [c[len("prob_"):] for c in rows[0][4:]]
     body = rows[1:]
-    labels = np.array([int(r[1]) for r in body], dtype=np.int64)
-    probs = np.array([[float(v) for v in r[4:]] for r in body], dtype=np.float64).reshape(len(body), len(classes))
+    try:
+        labels = np.array([int(r[1]) for r in body], dtype=np.int64)
+        probs = np.array([[float(v) for v in r[4:]] for r in body], dtype=np.float64).reshape(len(body), len(classes))
+    except (ValueError, IndexError):
+        raise RunError(f"{path} is damaged (a row is not an image's label and probabilities)") from None
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise RunError(f"{path} is damaged (a label outside its {len(classes)} classes)")
     return Predictions([r[0] for r in body], labels, probs, float("nan")), classes

@@ -31,7 +31,9 @@ Keys are dotted recipe keys, quoted (``"sharpness.rho"``) or as TOML dotted keys
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 
 from ..errors import RecipeError, RecipeIssue
+from ..paths import MAX_NAME
 from ..recipe.loader import display
 from .gridfile import DEFAULT_REPLICATE_KEYS, GridError, GridFile, Problems, grid_issues, read_grid_file
 
@@ -121,7 +124,11 @@ def run_id(values: dict[str, Any], varying: list[str], label: str | None = None)
             parts.append(("" if value else "no-") + slug(short(key)))
         else:
             parts.append(slug(value) if isinstance(value, str) else f"{slug(short(key))}{slug(value)}")
-    return "_".join(parts) or "run"
+    text = "_".join(parts) or "run"
+    if len(text) <= MAX_NAME:
+        return text
+    # a folder name has room for 255 bytes: a long value keeps its start and gets a digest of the whole id
+    return f"{text[:MAX_NAME - 9].rstrip('-_.')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 Variant = tuple[str | None, dict[str, Any]]
@@ -252,18 +259,29 @@ def _key_order(key: str) -> tuple[int, str]:
 
 
 def validate_combos(grid: Grid) -> None:
-    """Load every run's recipe (base + overrides) with the recipe loader; all problems at once. With
-    ``[tune]`` the tuning runs are loaded (every candidate value) and each main run with its first."""
+    """Load every run's recipe (base + overrides) with the recipe loader and dry-run its first step as
+    `check` does (once per distinct model, image size and batch); all problems at once. With ``[tune]``
+    the tuning runs are loaded (every candidate value) and each main run with its first."""
     from ..recipe import load_recipe
+    from ..training.probe import first_step_problem
 
     issues: list[RecipeIssue] = []
     seen: set[str] = set()
+    probed: dict[str, RecipeError | None] = {}
     checked = [(c.id, c.overrides()) for c in grid.combos]
     if grid.tuning is not None:
         checked = grid.tuning.validation_runs(grid.combos)
     for rid, overrides in checked:
         try:
-            grid.epochs[rid] = load_recipe(grid.recipe, overrides).train.epochs
+            recipe = load_recipe(grid.recipe, overrides)
+            grid.epochs[rid] = recipe.train.epochs
+            r = recipe.resolved()
+            key = json.dumps([r["model"], r["data"], r["train"]["batch_size"], r["train"]["accumulate"]], sort_keys=True)
+            if key not in probed:
+                problem = first_step_problem(recipe)
+                probed[key] = RecipeError([recipe.raw.issue(problem.key, problem.message)]) if problem else None
+            if probed[key] is not None:
+                raise probed[key]
         except RecipeError as exc:
             for issue in exc.issues:
                 text = f"run {rid}: {issue}"

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import RecipeError, RecipeIssue
+from ..paths import name_problem
 from ..recipe.lines import find_line, index_lines
-from ..recipe.loader import display, parse_toml
+from ..recipe.loader import display, parse_toml, read_text
+from ..specs import MAX_SEED
 
 #: keys whose values are replicates (folds and seeds), not factors, in the report; runs are paired on them
 DEFAULT_REPLICATE_KEYS = ("data.split.fold", "train.seed")
@@ -21,7 +23,7 @@ TUNE_SEED_KEY = "train.seed"
 class SlurmConfig(BaseModel):
     """Resources of each Slurm job (submitit ``update_parameters``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     partition: str | None = Field(None, description="Slurm partition.")
     timeout_min: int = Field(240, ge=1, description="Time limit of one run, in minutes.")
     gpus_per_node: int = Field(1, ge=0, description="GPUs per run.")
@@ -35,12 +37,12 @@ class SlurmConfig(BaseModel):
 class MeasureConfig(BaseModel):
     """``[measure]``: after each run (or each run of ``subset``), ``sharpreg sharpness RUN`` with these options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     samples: int = Field(128, ge=1, description="Training images to measure on.")
     iters: int = Field(10, ge=1, description="Power iterations at most.")
     probes: int = Field(5, ge=1, description="Hutchinson probe vectors.")
     points: int = Field(11, ge=2, description="Points of the 1-D loss slice.")
-    seed: int = Field(0, ge=0, description="Seed of the subset and the random vectors.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the subset and the random vectors.")
     avg_rho: float = Field(0.2, gt=0, description="Radius of the average-case adaptive sharpness.")
     avg_samples: int = Field(10, ge=1, description="Antithetic Gaussian pairs of the average-case adaptive sharpness.")
     max_rho: float = Field(0.002, gt=0, description="Radius of the worst-case adaptive sharpness (an l-inf box).")
@@ -62,7 +64,7 @@ class MeasureConfig(BaseModel):
 class TuneConfig(BaseModel):
     """``[tune]``: each method's key hyper-parameter chosen on validation before the main runs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     metric: str = Field("auroc", description="The validation metric that selects: the tuning runs' train.monitor "
                         "at their best epoch, averaged over the tuning seeds.")
     seeds: list[int] | None = Field(None, description="train.seed values of the tuning runs (default: the grid's "
@@ -76,9 +78,9 @@ class TuneConfig(BaseModel):
 class GridFile(BaseModel):
     """The validated content of a grid file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     recipe: str = Field(min_length=1, description="Base recipe, relative to the grid file.")
-    name: str = Field("", description="Sweep name; default the grid file's name.")
+    name: str = Field("", description="Sweep name (the folder sweeps/<name>); default the grid file's name.")
     description: str = Field("", description="What the sweep is for.")
     baseline: str = Field("none", min_length=1, description="Method (variant label, else sharpness.name) that the "
                           "paired tests compare against.")
@@ -94,6 +96,14 @@ class GridFile(BaseModel):
     tune: TuneConfig | None = Field(None, description="Tune each method's key hyper-parameter on validation.")
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     measure: MeasureConfig | None = Field(None, description="Measure each trained run's sharpness.")
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        problem = name_problem(value) if value else None
+        if problem:
+            raise ValueError(f"{problem}: it names the sweep's folder; use a plain name such as 'busi-cpu'")
+        return value
 
 
 class GridError(RecipeError):
@@ -121,10 +131,8 @@ def grid_issues(path: Path, text: str, problems: Problems) -> list[RecipeIssue]:
 def read_grid_file(path: Path) -> tuple[str, GridFile]:
     """The grid file's text and its validated content."""
     shown = display(path)
-    if not path.is_file():
-        raise GridError([RecipeIssue(shown, None, "", "no such grid file")])
-    text = path.read_text(encoding="utf-8")
     try:
+        text = read_text(path, shown, "grid")
         raw = parse_toml(text, shown)
     except RecipeError as exc:
         raise GridError(exc.issues) from None

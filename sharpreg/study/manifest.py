@@ -73,6 +73,8 @@ class Status(StrEnum):
     DONE = "done"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    BUSY = "busy"
+    """written by another process (e.g. one a killed sweep left); not touched"""
 
 
 def now() -> str:

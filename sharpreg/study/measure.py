@@ -79,9 +79,19 @@ class _Clock:
 
 
 def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> dict[str, Any]:
-    """Measure λ_max, tr(H) and a 1-D loss slice; write ``sharpness.json`` and ``plots/landscape.png``."""
-    t0 = time.perf_counter()
+    """Measure λ_max, tr(H) and a 1-D loss slice; write ``sharpness.json`` and ``plots/landscape.png``
+    (holding the run folder's lock throughout, so a second measurement or a training waits its turn)."""
     run = RunFolder.open(Path(run_dir))
+    with run.locked("sharpness") if write else contextlib.nullcontext():
+        result = _measure(run, options)
+        if write:
+            run.write_sharpness(result)
+            draw_landscape(result, run.plot("landscape"), title=run.load_recipe().name)
+    return result
+
+
+def _measure(run: RunFolder, options: MeasureOptions) -> dict[str, Any]:
+    t0 = time.perf_counter()
     device = torch.device(options.device)
     trained = load_trained(run, device)
     recipe, model = trained.recipe, trained.model
@@ -137,9 +147,6 @@ def measure(run_dir: Path, options: MeasureOptions, *, write: bool = True) -> di
         "parameters": int(sum(p.numel() for p in params)),
         "seconds": round(time.perf_counter() - t0, 2), "seconds_parts": clock.seconds, "device": str(device),
     }
-    if write:
-        run.write_sharpness(result)
-        draw_landscape(result, run.plot("landscape"), title=recipe.name)
     return result
 
 

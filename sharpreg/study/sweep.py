@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import SharpregError
+from ..errors import RunError, SharpregError
 from ..runs import RunState
 from .grid import Combo, Grid
 from .manifest import GRID_COPY, RUNS, Manifest, Status, now
@@ -43,13 +43,19 @@ class SweepOptions:
 
 def prepare(grid: Grid, out: Path) -> Manifest:
     """Create the sweep folder, copy the grid file, and open the manifest."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / RUNS).mkdir(exist_ok=True)
-    manifest = Manifest.open(out, grid)
-    copy = out / GRID_COPY
-    if not (copy.exists() and copy.samefile(grid.path)):
-        shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
-    manifest.save()
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} is a file, not a folder; give --out a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RUNS).mkdir(exist_ok=True)
+        manifest = Manifest.open(out, grid)
+        copy = out / GRID_COPY
+        if not (copy.exists() and copy.samefile(grid.path)):
+            shutil.copyfile(grid.path, copy)  # for the record (its relative `recipe` path is the original's)
+        manifest.save()
+    except OSError as exc:
+        raise RunError(f"cannot write the sweep folder {out}: {exc.strerror or type(exc).__name__}; it needs write "
+                       "access (or choose another --out)") from None
     return manifest
 
 
@@ -96,8 +102,10 @@ def _run_phase(grid: Grid, out: Path, tasks: list[Task], manifest: Manifest, opt
     for t in tasks:
         if t.action is Action.SKIP:
             manifest.entry(t.id)["status"] = Status.DONE
+        elif t.action is Action.BUSY:
+            manifest.entry(t.id).update(status=Status.BUSY, note=t.note)
     manifest.save()
-    todo = [t for t in tasks if t.action is not Action.SKIP]
+    todo = [t for t in tasks if t.action not in (Action.SKIP, Action.BUSY)]
     session["runs"] += len(todo)
     if options.executor == "local":
         _run_local(grid, todo, manifest, options, console, command_factory)
@@ -130,7 +138,7 @@ def _record(manifest: Manifest, task: Task, result: dict[str, Any]) -> None:
 def _progress(console: Any, enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, disable=not enabled, transient=False)
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..lifetime import child_environment
 from ..runs import RunFolder, RunState
 from .grid import Combo, Grid
 from .manifest import log_file, move_aside, run_folder
@@ -30,6 +31,8 @@ class Action(StrEnum):
     """interrupted before its first checkpoint: moved to ``stale/`` and started again"""
     MEASURE = "measure"
     """finished, but the grid's ``[measure]`` has not run yet: ``sharpreg sharpness``"""
+    BUSY = "busy"
+    """another process writes the run (e.g. one left by a killed sweep): left alone"""
 
 
 @dataclass
@@ -61,6 +64,7 @@ _PLANNED = {
     RunState.ABSENT: (Action.RUN, ""),
     RunState.RESUMABLE: (Action.RESUME, "interrupted: resumed"),
     RunState.PARTIAL: (Action.RESTART, "interrupted before its first checkpoint: restarted from scratch"),
+    RunState.RUNNING: (Action.BUSY, "still written by another process; left alone"),
 }
 
 
@@ -76,6 +80,8 @@ def plan(grid: Grid, out: Path, combos: list[Combo] | None = None, *, tuning: bo
         measure = cfg.args() if cfg is not None and not tuning and cfg.wants(combo.values) else None
         run = run_folder(out, combo.id, tuning=tuning)
         action, note = _PLANNED[run.state()]
+        if action is Action.BUSY:
+            note = f"in use by {run.holder()}: left alone; run the sweep again once it has ended"
         if action is Action.SKIP and measure and not run.has_sharpness():
             action, note = Action.MEASURE, "finished; sharpness measured"
         tasks.append(Task(combo.id, combo.overrides(), combo.values, run, log_file(out, combo.id, tuning=tuning),
@@ -91,7 +97,7 @@ def _seed_rank(seed: Any) -> tuple[int, int, str]:
 
 
 def child_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
+    env = child_environment(dict(os.environ))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(threads)
     env["PYTHONUNBUFFERED"] = "1"
@@ -135,13 +141,17 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
             return proc.wait()
 
     def call(act: Action) -> int:
+        nonlocal note
         if act is Action.RESTART and run.path.exists():
+            if run.state() is RunState.RUNNING:  # never move a folder that another process writes
+                note = f"in use by {run.holder()}: left alone"
+                return 2
             move_aside(run)
         return spawn(command_factory(Action.RESUME if act is Action.RESUME else Action.RUN, recipe,
                                      list(spec["overrides"]), run.path))
 
     rc = 0 if action is Action.MEASURE else call(action)
-    if rc not in (0, *STOPPED) and action is Action.RESUME and run.state() is not RunState.DONE:
+    if rc not in (0, *STOPPED) and action is Action.RESUME and run.state() not in (RunState.DONE, RunState.RUNNING):
         note = f"resume failed (exit {rc}); restarted from scratch"
         action = Action.RESTART
         rc = call(action)

@@ -3,7 +3,6 @@ sharpness rule, step engine, loss, learning-rate schedule and the evaluation ste
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..evaluation.inference import LossFn
 from ..evaluation.step import Evaluator, build_loss
 from ..recipe import Recipe
 from ..recipe.core import TrainConfig
+from .batches import TrainBatches, batch_sizes, smallest_batch
 from .setup import lr_factor, seed_everything
 from .trackers import Trackers
 
@@ -59,6 +59,8 @@ class TrainingParts:
     loss_fn: LossFn
     schedule: LrSchedule
     evaluator: Evaluator
+    smallest_batch: int
+    """fewest images in a training batch or micro-batch (2 under BatchNorm: ``batches.py``)"""
 
     @property
     def steps_per_epoch(self) -> int:
@@ -71,8 +73,10 @@ class TrainingParts:
         generator, which would replace the data module's per-image (seed, epoch, index) seeding."""
         self.dm.set_epoch(epoch)
         gen = torch.Generator().manual_seed(train.seed * 1_000_003 + epoch)
-        return DataLoader(self.dm.dataset("train"), batch_size=train.batch_size, shuffle=True, drop_last=False,
-                          num_workers=train.num_workers, generator=gen, pin_memory=self.device.type == "cuda")
+        data = self.dm.dataset("train")
+        batches = TrainBatches(len(data), train.batch_size, gen, self.smallest_batch)
+        return DataLoader(data, batch_sampler=batches, num_workers=train.num_workers, generator=gen,
+                          pin_memory=self.device.type == "cuda")
 
     def checkpoint_bytes(self) -> int:
         """Disk the run's checkpoints and weights take at most: best, last (and its temporary copy),
@@ -99,7 +103,8 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     model = build_model(recipe, model_inputs(recipe, dm.class_names)).to(device)
     optimizer = build_optimizer(recipe, model)
     rule = build_rule(recipe)
-    steps = math.ceil(len(train_labels) / cfg.batch_size)
+    smallest = smallest_batch(model)
+    steps = len(batch_sizes(len(train_labels), cfg.batch_size, smallest))
     schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups],
                           min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps)
     engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=cfg.precision,
@@ -107,4 +112,4 @@ def build_parts(recipe: Recipe) -> TrainingParts:
                            total_steps=schedule.total_steps)
     loss_fn = build_loss(cfg, train_labels, dm.num_classes, device)
     evaluator = Evaluator.for_recipe(recipe, model, device, loss_fn, dm.class_names)
-    return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator)
+    return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator, smallest)

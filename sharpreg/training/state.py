@@ -123,8 +123,8 @@ def restore(run: RunFolder, recipe: Recipe, parts: TrainingParts) -> TrainingSta
     path = run.checkpoint_file("last")
     ck = run.load_checkpoint("last", map_location=parts.device)
     if ck.get("recipe_digest") != recipe_digest(recipe):
-        raise RunError(f"checkpoint {path} was written for another recipe than {run.resolved_file}; "
-                       "it cannot be resumed with this one")
+        raise RunError(f"checkpoint {path} was written for another recipe than {run.resolved_file}, so it cannot be "
+                       f"resumed. {run.recovery('last')}")
     try:
         parts.model.load_state_dict(ck["model"])
         parts.engine.load_state_dict(ck["engine"])
@@ -134,8 +134,11 @@ def restore(run: RunFolder, recipe: Recipe, parts: TrainingParts) -> TrainingSta
                               stopped_early=bool(tr["stopped_early"]), elapsed=float(tr["elapsed"]),
                               total_passes=int(tr["total_passes"]), sessions=int(tr["sessions"]) + 1)
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise RunError(f"checkpoint {path} does not fit this run ({type(exc).__name__}: {exc})") from None
-    if state.best["epoch"] is not None and run.checkpoint_file("best").is_file():
+        raise RunError(f"checkpoint {path} does not fit this run ({type(exc).__name__}). {run.recovery('last')}") from None
+    if state.best["epoch"] is not None:
+        if not run.checkpoint_file("best").is_file():
+            raise RunError(f"{run.checkpoint_file('best')} is missing, so the run cannot pick its best epoch. "
+                           f"{run.recovery('last')}")
         bk = run.load_checkpoint("best", map_location=parts.device)
         if bk.get("epoch") != state.best["epoch"]:
             log.warning("%s is from epoch %s but %s names epoch %s as best; the replayed epochs will rewrite it",

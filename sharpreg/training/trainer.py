@@ -13,15 +13,18 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from ..console import make_console
 from ..data.module import SPLITS, Split
-from ..errors import RunError
+from ..errors import RunError, SharpregError
 from ..evaluation.inference import batch_inputs
 from ..recipe import Recipe
 from ..runs import Predictions, RunFolder, Summary
+from .batches import micro_batches
 from .diagnostics import summarize_steps
 from .finish import finish
 from .interrupt import StopFlag, graceful_interrupt
 from .parts import TrainingParts, build_parts
+from .probe import first_step_problem
 from .progress import EpochProgress
 from .state import EpochState, TrainingState, restore, save_best, save_last
 from .trackers import Trackers
@@ -49,7 +52,7 @@ class Trainer:
                  resume: bool = False) -> None:
         self.recipe = recipe
         self.run = run
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.show_progress = progress
         self.resuming = resume
         self.cfg = recipe.train
@@ -76,6 +79,10 @@ class Trainer:
 
     # -- the run --------------------------------------------------------------------------------------
     def fit(self) -> Summary:
+        with self.run.locked("train"):
+            return self._fit()
+
+    def _fit(self) -> Summary:
         handler = self.run.attach_log()
         trackers: Trackers | None = None
         try:
@@ -100,6 +107,10 @@ class Trainer:
         if self.resuming:
             self.state = state = restore(self.run, self.recipe, parts)
         else:
+            problem = first_step_problem(self.recipe, num_classes=parts.dm.num_classes,
+                                         train_images=len(parts.dm.labels("train")))
+            if problem is not None:
+                raise SharpregError(f"{'.'.join(problem.key)}: {problem.message}")
             self.run.write_split(parts.dm.split_record())
             self.run.write_environment(self.recipe, {
                 "device": str(parts.device),
@@ -128,7 +139,7 @@ class Trainer:
             state.session_start = None
 
     def _notify(self, message: str) -> None:
-        self.console.print(f"[yellow]{message}[/]")
+        self.console.print(message, style="yellow")
 
     # -- one epoch ------------------------------------------------------------------------------------
     def train_epoch(self, epoch: int, bar: EpochProgress) -> dict[str, Any]:
@@ -154,6 +165,10 @@ class Trainer:
                 save_last(self.run, self.recipe, parts, self.state, partial=acc)
                 raise self._interrupted(f"checkpoint saved at epoch {epoch + 1}, step {acc.steps}")
         acc.seconds += time.perf_counter() - t0
+        if not all(bool(torch.isfinite(p).all()) for p in parts.model.parameters()):
+            raise NonFiniteLoss(f"the weights became non-finite in epoch {epoch + 1}; the run stopped. The last good "
+                                f"checkpoint is {self.run.checkpoint_file('last')}. Lower optimizer.lr or set "
+                                "train.clip_grad_norm")
         if acc.skipped and acc.skipped >= acc.steps:
             raise NonFiniteLoss(f"every step of epoch {epoch + 1} had a non-finite loss; the run stopped. The last "
                                 f"good checkpoint is {self.run.checkpoint_file('last')}")
@@ -168,7 +183,7 @@ class Trainer:
         parts = self.parts
         parts.schedule.apply(parts.optimizer, epoch * self.steps_per_epoch + i)
         x, y = batch_inputs(batch, parts.device, non_blocking=True)
-        out = parts.engine.step(list(zip(x.chunk(self.cfg.accumulate), y.chunk(self.cfg.accumulate))), parts.loss_fn)
+        out = parts.engine.step(micro_batches(x, y, self.cfg.accumulate, parts.smallest_batch), parts.loss_fn)
         acc.steps = i + 1
         acc.passes += out.passes
         if out.skipped or not math.isfinite(out.loss):

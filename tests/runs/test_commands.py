@@ -45,6 +45,10 @@ def test_compare_table_csv_markdown_and_plot(runs: list[Path], tmp_path: Path, c
     md = capsys.readouterr().out
     assert md.startswith("| run | model | rule |") and "run-sam" in md and "| accuracy |" in md.splitlines()[0] + " |"
     assert main(["compare", str(runs[0]), "--metrics", "nonsense", "--no-plot"]) == 2
+    capsys.readouterr()
+    assert main(["compare", *map(str, runs), "--no-plot"]) == 0
+    terminal = capsys.readouterr().out
+    assert "–" in terminal and "[dim]" not in terminal and "[/]" not in terminal  # intervals styled, not tagged
 
 
 def test_compare_refuses_an_unfinished_run(runs: list[Path], tmp_path: Path) -> None:

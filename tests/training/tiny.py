@@ -71,4 +71,5 @@ def trainer(recipe_path: Path, out: Path, *, overrides: list[str] | None = None,
     else:
         recipe = load_recipe(recipe_path, overrides or [])
         folder = RunFolder.create(recipe, out=out)
+        folder.release()  # fit() takes the folder's lock for as long as it trains
     return Trainer(recipe, folder, console=quiet(), progress=False, resume=resume)
