@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..build import build_datamodule
-from ..devices import resolve_device
+from ..devices import place
 from ..errors import RecipeError, SharpregError
 from ..paths import folder_name, name_problem
 from ..recipe import Recipe
@@ -125,7 +125,11 @@ def _evaluate(run: RunFolder | ExportedModel, other_path: Path, overrides: list[
     trained_recipe = run.load_recipe()
     recipe = data_recipe(trained_recipe, load_raw(run.resolved_file), Path(other_path), list(overrides or []))
     classes = run.classes()
-    dev = resolve_device(device or trained_recipe.train.device)
+    t = trained_recipe.train
+    placement = place(device or t.device, t.precision, t.num_workers)
+    for note in placement.notes:
+        log.warning("%s", note)
+    dev = placement.device
     dm = build_datamodule(recipe)
     dm.setup()
     mapping = match_classes(dm.class_names, classes)
@@ -133,7 +137,7 @@ def _evaluate(run: RunFolder | ExportedModel, other_path: Path, overrides: list[
         raise SharpregError(f"{other_path}: no test images (data.split.method = {recipe.data.params.split.method!r}); "
                             "leave [data.split] out to use every image")
     trained = load_trained(run, dev, checkpoint)
-    evaluator = Evaluator.for_recipe(recipe, trained.model, dev, build_loss(None), classes)  # the run's [train]
+    evaluator = Evaluator.for_recipe(recipe, trained.model, placement, build_loss(None), classes)  # the run's [train]
     pred = evaluator.predict(dm.dataset("test", train_transforms=False), label_map=torch.tensor(mapping, device=dev))
     absent = [c for i, c in enumerate(classes) if not (pred.labels == i).any()]
     if absent:

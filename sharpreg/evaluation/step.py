@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..build import build_model, model_inputs
+from ..devices import Placement
 from ..errors import RunError
 from ..metrics import ThresholdChoice, bootstrap_intervals, choose_threshold, compute_metrics, positive_of
 from ..recipe import Recipe
@@ -76,10 +77,11 @@ class Evaluator:
     num_workers: int = 0
 
     @classmethod
-    def for_recipe(cls, recipe: Recipe, model: nn.Module, device: torch.device, loss_fn: LossFn,
+    def for_recipe(cls, recipe: Recipe, model: nn.Module, placement: Placement, loss_fn: LossFn,
                    classes: list[str]) -> Evaluator:
-        t = recipe.train
-        return cls(model, device, loss_fn, classes, recipe.eval, t.batch_size, t.precision, t.num_workers)
+        """Batches of ``train.batch_size`` on the placement's device, precision and workers."""
+        return cls(model, placement.device, loss_fn, classes, recipe.eval, recipe.train.batch_size, placement.precision,
+                   placement.num_workers)
 
     def predict(self, dataset: Dataset, label_map: torch.Tensor | None = None) -> Predictions:
         return predict(self.model, dataset, device=self.device, batch_size=self.batch_size, precision=self.precision,

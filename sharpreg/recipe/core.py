@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -46,11 +46,15 @@ class TrainConfig(CoreModel):
         "under BatchNorm into fewer where a micro-batch would hold a single image."
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of weights, shuffling and augmentation.")
-    precision: Literal["fp32", "bf16", "fp16"] = Field(
-        "fp32", description="fp32, bf16 autocast, or fp16 autocast with a gradient scaler (CUDA)."
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16 autocast, or fp16 "
+        "autocast with loss scaling (CUDA). A half precision this machine runs slowly is replaced by fp32, with a note."
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train; auto picks CUDA, then MPS, then CPU.")
-    num_workers: int = Field(0, ge=0, le=256, description="Data-loader worker processes.")
+    num_workers: Annotated[int, Field(ge=0, le=256)] | Literal["auto"] = Field(
+        "auto", description="Data-loader worker processes; auto: none on a CPU, else one per CPU core but one (at "
+        "most 8). More than the usable cores are lowered to their number, with a note."
+    )
     deterministic: bool = Field(True, description="Deterministic algorithms and seeded everything (slower on GPU).")
     clip_grad_norm: float | None = Field(None, gt=0.0, description="Clip the final gradient to this global L2 norm.")
     scheduler: Literal["constant", "cosine", "step", "multistep"] = Field(

@@ -12,14 +12,14 @@ from torch.utils.data import DataLoader
 
 from ..build import build_datamodule, build_model, build_optimizer, build_rule, model_inputs
 from ..data.module import DataModule
-from ..devices import check_precision, resolve_device
-from ..engine import SharpnessStep
+from ..devices import Placement, place
+from ..engine import SharpnessStep, StepOutput
 from ..errors import SharpregError
-from ..evaluation.inference import LossFn
+from ..evaluation.inference import LossFn, batch_inputs
 from ..evaluation.step import Evaluator, build_loss
 from ..recipe import Recipe
 from ..recipe.core import TrainConfig
-from .batches import TrainBatches, batch_sizes, smallest_batch
+from .batches import TrainBatches, batch_sizes, micro_batches, smallest_batch
 from .setup import lr_factor, seed_everything
 from .trackers import Trackers
 
@@ -50,7 +50,7 @@ class LrSchedule:
 
 @dataclass
 class TrainingParts:
-    device: torch.device
+    placement: Placement
     determinism: dict[str, Any]
     dm: DataModule
     model: nn.Module
@@ -63,8 +63,19 @@ class TrainingParts:
     """fewest images in a training batch or micro-batch (2 under BatchNorm: ``batches.py``)"""
 
     @property
+    def device(self) -> torch.device:
+        return self.placement.device
+
+    @property
     def steps_per_epoch(self) -> int:
         return self.schedule.steps_per_epoch
+
+    def train_step(self, train: TrainConfig, epoch: int, i: int, batch: dict[str, Any]) -> StepOutput:
+        """Optimizer step ``i`` of ``epoch`` on ``batch``: the learning rate of that step, then the engine's
+        passes over its micro-batches (``train.accumulate``, fewer where one would be too small)."""
+        self.schedule.apply(self.optimizer, epoch * self.steps_per_epoch + i)
+        x, y = batch_inputs(batch, self.device, non_blocking=True)
+        return self.engine.step(micro_batches(x, y, train.accumulate, self.smallest_batch), self.loss_fn)
 
     def loader(self, train: TrainConfig, epoch: int) -> DataLoader:
         """The training loader of ``epoch``: shuffling and augmentation depend only on (seed, epoch).
@@ -75,7 +86,7 @@ class TrainingParts:
         gen = torch.Generator().manual_seed(train.seed * 1_000_003 + epoch)
         data = self.dm.dataset("train")
         batches = TrainBatches(len(data), train.batch_size, gen, self.smallest_batch)
-        return DataLoader(data, batch_sampler=batches, num_workers=train.num_workers, generator=gen,
+        return DataLoader(data, batch_sampler=batches, num_workers=self.placement.num_workers, generator=gen,
                           pin_memory=self.device.type == "cuda")
 
     def checkpoint_bytes(self) -> int:
@@ -91,8 +102,8 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     """Device, seeds, data, model, optimizer, rule, engine, loss and schedule, in an order that keeps the
     random number generators' draws the same for every run of the recipe."""
     cfg = recipe.train
-    device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)
+    placement = place(cfg.device, cfg.precision, cfg.num_workers)
+    device = placement.device
     Trackers.check(list(cfg.loggers))
     determinism = seed_everything(cfg.seed, cfg.deterministic)
     dm = build_datamodule(recipe)
@@ -107,9 +118,9 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     steps = len(batch_sizes(len(train_labels), cfg.batch_size, smallest))
     schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups],
                           min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps)
-    engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=cfg.precision,
+    engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=placement.precision,
                            clip_grad_norm=cfg.clip_grad_norm, lr_range=schedule.lr_range(), device_type=device.type,
                            total_steps=schedule.total_steps)
     loss_fn = build_loss(cfg, train_labels, dm.num_classes, device)
-    evaluator = Evaluator.for_recipe(recipe, model, device, loss_fn, dm.class_names)
-    return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator, smallest)
+    evaluator = Evaluator.for_recipe(recipe, model, placement, loss_fn, dm.class_names)
+    return TrainingParts(placement, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator, smallest)
