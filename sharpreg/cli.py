@@ -11,7 +11,7 @@ from . import __version__
 from .commands import (check, compare, data, describe, evaluate, export, init, listing, plugins, recipes, report,
                        resume, run, schema, sharpness, show, sweep)
 from .console import make_console, styled
-from .errors import RecipeError, SharpregError
+from .errors import Interrupted, RecipeError, SharpregError
 from .lifetime import follow_parent
 
 #: sub-command modules, in the order ``--help`` lists them
@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print(styled(("error:", "bold red"), f" the recipe has {n} problem{'s' if n != 1 else ''}:"))
         for issue in exc.issues:
             err_console.print(f"  {issue}")
+        return exc.exit_code
+    except Interrupted as exc:  # stopped on request: not an error; says where and how to continue
+        err_console.print(styled((str(exc), "yellow")))
         return exc.exit_code
     except SharpregError as exc:
         err_console.print(styled(("error:", "bold red"), " ", str(exc)))

@@ -43,3 +43,10 @@ class DataError(SharpregError):
 
 class RunError(SharpregError):
     """A run folder that cannot be created, resumed or read."""
+
+
+class Interrupted(RunError):
+    """A run stopped on request (Ctrl-C, SIGTERM); the message says where and how to continue. Exit code
+    130, like an interrupted shell command."""
+
+    exit_code = 130

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .run import add_progress_options, trainer_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue an interrupted run from checkpoints/last.pt",
@@ -12,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "resolved.toml. On the same machine the result equals that of an uninterrupted run. A run "
                        "stopped before its first checkpoint starts over from the beginning.")
     p.add_argument("run_dir", type=Path, metavar="RUN", help="run folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -33,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
                                             "from the beginning")
             folder.reset()
             folder.event("restart", reason="no checkpoint to resume from")
-        Trainer(folder.load_recipe(), folder, progress=not args.no_progress, resume=state is RunState.RESUMABLE).fit()
+        Trainer(folder.load_recipe(), folder, resume=state is RunState.RESUMABLE, **trainer_options(args)).fit()
     return 0

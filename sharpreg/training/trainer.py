@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,27 +16,25 @@ from rich.console import Console
 
 from ..console import make_console
 from ..data.module import SPLITS, Split
-from ..errors import RunError, SharpregError
-from ..evaluation.inference import batch_inputs
+from ..errors import Interrupted, RunError, SharpregError
 from ..recipe import Recipe
 from ..runs import Predictions, RunFolder, Summary
-from .batches import micro_batches
 from .diagnostics import summarize_steps
+from .estimate import Estimate, Pace
 from .finish import finish
-from .interrupt import StopFlag, graceful_interrupt
+from .interrupt import StopFlag, graceful_interrupt, stop_signals_interrupt
 from .parts import TrainingParts, build_parts
+from .plan import make_plan, run_workload
 from .probe import first_step_problem
-from .progress import EpochProgress
+from .progress import PLAIN_EVERY, EpochProgress, epoch_progress
 from .state import EpochState, TrainingState, restore, save_best, save_last
 from .trackers import Trackers
 
 log = logging.getLogger("sharpreg")
 
 
-class TrainingInterrupted(RunError):
-    """Stopped by Ctrl-C; a checkpoint was saved (exit code 130, like an interrupted shell command)."""
-
-    exit_code = 130
+class TrainingInterrupted(Interrupted):
+    """Stopped by Ctrl-C or SIGTERM; a checkpoint was saved (exit code 130)."""
 
 
 class NonFiniteLoss(RunError):
@@ -45,21 +44,28 @@ class NonFiniteLoss(RunError):
 class Trainer:
     """Trains ``recipe`` into ``run``. ``fit()`` returns the summary written to the run folder.
 
-    ``resume=True`` continues from the run's last checkpoint. ``after_step(epoch, step)`` is called after
-    every optimizer step (tests use it to interrupt a run at a chosen point)."""
+    ``resume=True`` continues from the run's last checkpoint. ``before_training(parts)`` is called once the
+    run is built, before anything is written or trained (``sharpreg run`` checks the recipe's lock there).
+    ``after_step(epoch, step)`` is called after every optimizer step (tests use it to interrupt a run at a
+    chosen point). ``progress_every``: seconds between plain progress lines when the console is not a
+    terminal."""
 
     def __init__(self, recipe: Recipe, run: RunFolder, *, console: Console | None = None, progress: bool = True,
-                 resume: bool = False) -> None:
+                 resume: bool = False, progress_every: float = PLAIN_EVERY) -> None:
         self.recipe = recipe
         self.run = run
         self.console = console or make_console(stderr=True)
         self.show_progress = progress
+        self.progress_every = progress_every
         self.resuming = resume
         self.cfg = recipe.train
         self.state = TrainingState()
         self.stop = StopFlag()
+        self.before_training: Callable[[TrainingParts], None] | None = None
         self.after_step: Callable[[int, int], None] | None = None
         self._parts: TrainingParts | None = None
+        self.pace: Pace | None = None
+        self._gpu_noted = False
 
     @property
     def parts(self) -> TrainingParts:
@@ -86,19 +92,61 @@ class Trainer:
         handler = self.run.attach_log()
         trackers: Trackers | None = None
         try:
-            self.setup()
-            self.run.check_writable()
-            self.run.check_space(self.parts.checkpoint_bytes())
-            self._begin()
+            try:
+                with stop_signals_interrupt():  # nothing to save yet: SIGTERM stops as Ctrl-C does
+                    self._say(f"{'resuming' if self.resuming else 'starting'} {self.recipe.name} in {self.run.path}")
+                    started = time.perf_counter()
+                    self.setup()
+                    if self.before_training is not None:
+                        self.before_training(self.parts)
+                    self.run.check_writable()
+                    self.run.check_space(self.parts.checkpoint_bytes())
+                    self._plan(started)
+                    self._begin()
+            except KeyboardInterrupt:
+                if not self.run.checkpoint_file("last").exists():
+                    raise  # nothing kept: `sharpreg run` removes the folder and says how to start again
+                raise self._interrupted(f"before training {'resumed' if self.resuming else 'began'}; the last "
+                                        "checkpoint is kept") from None
             trackers = Trackers(list(self.cfg.loggers), self.run, self.recipe.name)
             trackers.log_params(self.recipe.resolved())
             self._epochs(trackers)
-            return finish(self.run, self.recipe, self.parts, self.state, self.console, self.evaluate)
+            try:
+                with stop_signals_interrupt():
+                    return finish(self.run, self.recipe, self.parts, self.state, self.console, self.evaluate)
+            except KeyboardInterrupt:
+                raise self._interrupted("during the final test evaluation, after the last epoch") from None
         finally:
             if trackers is not None:
                 trackers.close()
             logging.getLogger("sharpreg").removeHandler(handler)
             handler.close()
+
+    def _say(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+    def _plan(self, started: float) -> None:
+        """Prepare the training data and show the plan (console, log.txt, events.jsonl)."""
+        plan = make_plan(self.recipe, self.parts, started)
+        lines = plan.lines()
+        for line in lines:
+            self._say(line)
+        for line in lines[1:]:
+            log.info("plan: %s", line.strip())
+        self.run.event("plan", **plan.record())
+
+    def _estimate(self, est: Estimate | None) -> None:
+        """Show an estimate, and once per session whether the run is sized for a GPU."""
+        if est is None:
+            return
+        self._say(f"  estimate  {est.line()}")
+        log.info("estimate: %s", est.line())
+        self.run.event("estimate", **est.record())
+        if est.gpu_sized and not self._gpu_noted:
+            self._gpu_noted = True
+            note = f"{est.gpu_note()}. The run goes on: Ctrl-C stops it with a checkpoint, `sharpreg resume` continues"
+            self._say(f"  note      {note}")
+            log.warning("%s", note)
 
     def _begin(self) -> None:
         """A new run records its split and environment and checkpoints epoch 0 (so a run killed in its
@@ -113,27 +161,30 @@ class Trainer:
                 raise SharpregError(f"{'.'.join(problem.key)}: {problem.message}")
             self.run.write_split(parts.dm.split_record())
             self.run.write_environment(self.recipe, {
-                "device": str(parts.device),
+                **parts.placement.record(),
                 "device_name": torch.cuda.get_device_name(parts.device) if parts.device.type == "cuda" else None,
                 "determinism": parts.determinism, "torch_cuda": torch.version.cuda,
-                "num_workers": self.cfg.num_workers, "precision": self.cfg.precision,
+                "placement_notes": list(parts.placement.notes),
                 "data": {"fingerprint": parts.dm.fingerprint, "images": sum(len(parts.dm.labels(s)) for s in SPLITS)}})
             save_last(self.run, self.recipe, parts, state)
         step = state.partial.steps if state.partial else 0
         log.info("run %s: %s on %s%s", self.run.path, self.recipe.name, parts.device,
                  f" (resumed at epoch {state.epoch + 1}, step {step})" if self.resuming else "")
         self.run.event("resume" if self.resuming else "start", epoch=state.epoch, epochs=self.cfg.epochs, step=step,
-                       session=state.sessions, device=str(parts.device), torch_threads=torch.get_num_threads())
+                       session=state.sessions, **parts.placement.record())
+        self.pace = Pace(lambda e, s: run_workload(self.recipe, parts, e, s), parts.device.type, state.epoch, step,
+                         self.steps_per_epoch)
 
     def _epochs(self, trackers: Trackers) -> None:
         state = self.state
         start = state.session_start = time.perf_counter()
         try:
-            with graceful_interrupt(self.stop, self._notify), EpochProgress(self.console, self.show_progress) as bar:
+            with (graceful_interrupt(self.stop, self._notify),
+                  epoch_progress(self.console, self.show_progress, self.progress_every) as bar):
                 while state.epoch < self.cfg.epochs and not state.stopped_early:
                     trackers.log_metrics(self.train_epoch(state.epoch, bar), step=state.epoch)
         except KeyboardInterrupt:
-            raise self._interrupted("the last checkpoint is kept") from None
+            raise self._interrupted(f"during epoch {state.epoch + 1}; it continues from its last checkpoint") from None
         finally:
             state.elapsed += time.perf_counter() - start
             state.session_start = None
@@ -149,21 +200,28 @@ class Trainer:
         acc, self.state.partial = (self.state.partial or EpochState()), None
         start = acc.steps
         bar.start_epoch(f"{epoch + 1}/{self.cfg.epochs}", self.steps_per_epoch, start, acc.loss_sum / max(1, acc.seen))
-        t0 = time.perf_counter()
+        t0 = last = time.perf_counter()
         seen_here = 0
         for i, batch in enumerate(parts.loader(self.cfg, epoch)):
             if i >= self.steps_per_epoch:
                 break
             if i < start:
+                last = time.perf_counter()
                 continue  # replayed: the loader draws the same batches and augmentations as before
-            seen_here += self._step(epoch, i, batch, acc)
-            bar.step(acc.loss_sum / max(1, acc.seen), seen_here / max(1e-9, time.perf_counter() - t0))
+            images, passes = self._step(epoch, i, batch, acc)
+            seen_here += images
+            now = time.perf_counter()
+            if self.pace is not None:
+                self._estimate(self.pace.step_done(now - last, passes))
+            last = now
+            bar.step(acc.loss_sum / max(1, acc.seen), seen_here / max(1e-9, now - t0), self._left(epoch, i + 1))
             if self.after_step is not None:
                 self.after_step(epoch, i + 1)
             if self.stop.requested and acc.steps < self.steps_per_epoch:
                 acc.seconds += time.perf_counter() - t0
                 save_last(self.run, self.recipe, parts, self.state, partial=acc)
-                raise self._interrupted(f"checkpoint saved at epoch {epoch + 1}, step {acc.steps}")
+                raise self._interrupted(f"at epoch {epoch + 1}, step {acc.steps} of {self.steps_per_epoch}; "
+                                        "checkpoint saved")
         acc.seconds += time.perf_counter() - t0
         if not all(bool(torch.isfinite(p).all()) for p in parts.model.parameters()):
             raise NonFiniteLoss(f"the weights became non-finite in epoch {epoch + 1}; the run stopped. The last good "
@@ -172,31 +230,36 @@ class Trainer:
         if acc.skipped and acc.skipped >= acc.steps:
             raise NonFiniteLoss(f"every step of epoch {epoch + 1} had a non-finite loss; the run stopped. The last "
                                 f"good checkpoint is {self.run.checkpoint_file('last')}")
+        t_val = time.perf_counter()
         row = self._end_epoch(epoch, acc)
-        bar.end_epoch(self.cfg.monitor, row.get(f"val_{self.cfg.monitor}"))
+        if self.pace is not None and start == 0:
+            val_seconds = time.perf_counter() - t_val  # validation, model selection and checkpoints
+            self._estimate(self.pace.epoch_done(epoch, acc.steps, acc.seconds, val_seconds, acc.passes / acc.steps))
+        bar.end_epoch(self.cfg.monitor, row.get(f"val_{self.cfg.monitor}"), acc.seconds, self._left(epoch + 1, 0))
         if self.stop.requested and self.state.epoch < self.cfg.epochs:
-            raise self._interrupted(f"checkpoint saved at the end of epoch {self.state.epoch}")
+            raise self._interrupted(f"at the end of epoch {self.state.epoch}; checkpoint saved")
         return row
 
-    def _step(self, epoch: int, i: int, batch: dict[str, Any], acc: EpochState) -> int:
-        """One optimizer step on ``batch``; returns the number of images it held."""
-        parts = self.parts
-        parts.schedule.apply(parts.optimizer, epoch * self.steps_per_epoch + i)
-        x, y = batch_inputs(batch, parts.device, non_blocking=True)
-        out = parts.engine.step(micro_batches(x, y, self.cfg.accumulate, parts.smallest_batch), parts.loss_fn)
+    def _left(self, epoch: int, step: int) -> float | None:
+        return self.pace.left(epoch, step) if self.pace is not None else None
+
+    def _step(self, epoch: int, i: int, batch: dict[str, Any], acc: EpochState) -> tuple[int, int]:
+        """One optimizer step on ``batch``; returns the number of images it held and the passes it ran."""
+        out = self.parts.train_step(self.cfg, epoch, i, batch)
+        y = batch["label"]
         acc.steps = i + 1
         acc.passes += out.passes
         if out.skipped or not math.isfinite(out.loss):
             self._nonfinite(epoch, i, out.loss, acc)
-            return len(y)
+            return len(y), out.passes
         acc.loss_sum += out.loss * len(y)
         acc.seen += len(y)
         if out.logits is not None:
             acc.probs.append(torch.softmax(out.logits.float(), dim=1).cpu())
-            acc.labels.append(y.cpu())
+            acc.labels.append(y.long().cpu())
         for k, v in out.diagnostics.items():
             acc.diag.setdefault(k, []).append(float(v))
-        return len(y)
+        return len(y), out.passes
 
     def _nonfinite(self, epoch: int, i: int, loss: float, acc: EpochState) -> None:
         where = f"epoch {epoch + 1}, step {i + 1}"
@@ -247,8 +310,8 @@ class Trainer:
     def evaluate(self, split: Split) -> dict[str, float]:
         return self.parts.evaluator.score(self.predict(split))
 
-    def _interrupted(self, what: str) -> TrainingInterrupted:
-        last = self.run.checkpoint_file("last")
-        self.run.event("interrupted", epoch=self.state.epoch, detail=what)
-        log.warning("interrupted; %s (%s)", what, last)
-        return TrainingInterrupted(f"interrupted; {what} ({last}). Continue with: sharpreg resume {self.run.path}")
+    def _interrupted(self, where: str) -> TrainingInterrupted:
+        """One line: where the run stopped and the exact command that continues it."""
+        self.run.event("interrupted", epoch=self.state.epoch, detail=where)
+        log.warning("stopped %s (%s)", where, self.run.checkpoint_file("last"))
+        return TrainingInterrupted(f"stopped {where}. Continue with: sharpreg resume {shlex.quote(str(self.run.path))}")

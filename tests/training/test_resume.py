@@ -64,10 +64,14 @@ def test_resume_after_ctrl_c_mid_epoch_equals_uninterrupted(reference, tmp_path:
         t.fit()
     assert not (tmp_path / "run" / "summary.json").exists()
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 2  # header + epoch 1
+    again = trainer(recipe, tmp_path / "run", resume=True)
+    again.setup = lambda: os.kill(os.getpid(), signal.SIGTERM)  # stopped again while it builds the run
+    with pytest.raises(TrainingInterrupted, match=r"^stopped before training resumed; .*Continue with: sharpreg resume"):
+        again.fit()
     trainer(recipe, tmp_path / "run", resume=True).fit()
     _assert_same(_result(tmp_path / "run"), expected)
     events = [json.loads(line)["event"] for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
-    assert events.count("interrupted") == 1 and events.count("resume") == 1
+    assert events.count("interrupted") == 2 and events.count("resume") == 1
 
 
 KILLER = """
