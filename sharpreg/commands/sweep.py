@@ -14,7 +14,7 @@ EXECUTORS = get_args(Executor)
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="run a grid of recipes (methods x models x seeds); `sweep report DIR` aggregates one",
-        usage="sharpreg sweep GRID.toml [--workers N] [--threads T] [--out DIR] [--dry-run] [--executor E]\n"
+        usage="sharpreg sweep GRID.toml [--workers N] [--threads T] [--out DIR] [--dry-run | --plan] [--executor E]\n"
               "       sharpreg sweep report SWEEP_DIR [--no-plots]",
         description="Run every combination of GRID.toml (a base recipe and value lists) as a run folder "
         "SWEEP_DIR/runs/<id>/, resumably: finished runs are skipped and interrupted ones resumed, so the same "
@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the grid's `threads`)")
     p.add_argument("--out", type=Path, default=None, help="sweep folder (default: sweeps/<grid name>)")
     p.add_argument("--dry-run", action="store_true", help="validate every run and list what would run; run nothing")
+    p.add_argument("--plan", action="store_true",
+                   help="--dry-run with an estimate: time a few steps of each distinct run (as `sharpreg run --plan`), "
+                   "then the sweep's wall time on --workers x --threads; run nothing")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local worker processes (default), Slurm via submitit, or submitit's local executor")
     p.add_argument("--no-progress", action="store_true", help="no progress view")
@@ -128,6 +131,8 @@ def sweep(args: argparse.Namespace) -> int:
         raise SharpregError("--workers and --threads must be at least 1")
     tasks = plan(grid, out, tuning=True) + plan(grid, out) if grid.tuning else plan(grid, out)
     todo = [t for t in tasks if t.action not in (Action.SKIP, Action.BUSY)]
+    if args.plan:
+        return plan_sweep(grid, tasks, out, workers, threads)
     if args.dry_run:
         print_plan(grid, out, tasks)
         return 0
@@ -149,3 +154,30 @@ def sweep(args: argparse.Namespace) -> int:
     if not args.no_report and any(v.get("status") == Status.DONE for v in runs.values()):
         report(out, plots=not args.no_plots)
     return 1 if failed else 0
+
+
+def plan_sweep(grid, tasks, out: Path, workers: int, threads: int) -> int:  # noqa: ANN001 - Grid, list[Task]
+    """The estimate of every run left to do and of the sweep's wall time."""
+    from rich.table import Table
+
+    from ..console import make_console
+    from ..study.costs import estimate_sweep, sweep_seconds
+    from ..training.estimate import count, duration
+    from .run import PLAN_STEPS
+
+    err = make_console(stderr=True)
+    costs = estimate_sweep(grid, tasks, threads, PLAN_STEPS, announce=lambda m: err.print(m, markup=False))
+    wall = sweep_seconds(costs, workers, threads)
+    table = Table(title=f"sweep {grid.name}: {len(costs)} of {len(tasks)} runs to do into {out}; about "
+                  f"{duration(wall)} on {count(workers, 'worker')} x {count(threads, 'thread')} (set-up and "
+                  "training; the final test evaluation of each run is not included)", title_justify="left",
+                  caption="timed no: the same recipe as a timed run but for its seed, so the same cost",
+                  caption_justify="left")
+    for col in ("run", "action", "epochs", "s/step", "set-up", "training", "timed"):
+        table.add_column(col, justify="left" if col in ("run", "action", "timed") else "right", no_wrap=col == "run")
+    for c in costs:
+        e = c.estimate
+        table.add_row(c.task.id, str(c.task.action), str(e.work.epochs_left), f"{e.seconds_per_step:.3g}",
+                      duration(c.setup_seconds), duration(e.run_seconds), "yes" if c.measured else "no")
+    make_console().print(table)
+    return 0
