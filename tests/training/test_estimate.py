@@ -87,19 +87,23 @@ def test_auto_settings_on_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (p.device.type, p.precision, p.num_workers, p.notes) == ("cpu", "fp32", 0, ())
 
 
-def test_half_precision_on_a_slow_cpu_becomes_fp32_with_one_note(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_half_precision_on_a_cpu_without_bf16_units_becomes_fp32_with_one_note(monkeypatch: pytest.MonkeyPatch) -> None:
     cpu = torch.device("cpu")
-    monkeypatch.setattr(devices, "cpu_bf16_slowdown", lambda: 40.0)
+    monkeypatch.setattr(devices, "cpu_has_fast_bf16", lambda: False)
     precision, note = devices.resolve_precision("bf16", cpu)
-    assert precision == "fp32" and note is not None and "40x slower" in note and "uses fp32" in note
+    assert precision == "fp32" and note is not None and "without bf16 instructions" in note and "uses fp32" in note
     assert devices.resolve_precision("fp16", cpu)[0] == "fp32"
-    monkeypatch.setattr(devices, "cpu_bf16_slowdown", lambda: 0.7)  # a CPU with bf16 units keeps it
+    monkeypatch.setattr(devices, "cpu_has_fast_bf16", lambda: True)  # a CPU with bf16 units keeps it
     assert devices.resolve_precision("bf16", cpu) == ("bf16", None)
     assert devices.resolve_precision("fp32", cpu) == ("fp32", None)
 
 
-def test_cpu_bf16_probe_is_a_ratio() -> None:
-    assert devices.cpu_bf16_slowdown() > 0
+def test_cpu_bf16_check_reads_torchs_capability_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert devices.cpu_has_fast_bf16() is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert devices.cpu_has_fast_bf16() is True
 
 
 def test_workers_never_exceed_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
