@@ -94,15 +94,15 @@ class Trainer:
         try:
             try:
                 with stop_signals_interrupt():  # nothing to save yet: SIGTERM stops as Ctrl-C does
-                    self._say(f"{'resuming' if self.resuming else 'starting'} {self.recipe.name} in {self.run.path}")
                     started = time.perf_counter()
                     self.setup()
                     if self.before_training is not None:
                         self.before_training(self.parts)
                     self.run.check_writable()
                     self.run.check_space(self.parts.checkpoint_bytes())
+                    self._begin()  # a mistake found up to here is one line, with no plan before it
+                    self._say(f"{'resuming' if self.resuming else 'starting'} {self.recipe.name} in {self.run.path}")
                     self._plan(started)
-                    self._begin()
             except KeyboardInterrupt:
                 if not self.run.checkpoint_file("last").exists():
                     raise  # nothing kept: `sharpreg run` removes the folder and says how to start again
@@ -172,7 +172,8 @@ class Trainer:
                  f" (resumed at epoch {state.epoch + 1}, step {step})" if self.resuming else "")
         self.run.event("resume" if self.resuming else "start", epoch=state.epoch, epochs=self.cfg.epochs, step=step,
                        session=state.sessions, **parts.placement.record())
-        self.pace = Pace(lambda e, s: run_workload(self.recipe, parts, e, s), parts.device.type, state.epoch, step,
+        recipe = self.recipe  # not self: a trainer that refers to itself outlives fit() and keeps the folder's lock
+        self.pace = Pace(lambda e, s: run_workload(recipe, parts, e, s), parts.device.type, state.epoch, step,
                          self.steps_per_epoch)
 
     def _epochs(self, trackers: Trackers) -> None:
