@@ -2,15 +2,19 @@
 
 Entry points of the group ``sharpreg`` are loaded one at a time. A plugin that fails to import (or
 whose hook raises, or returns something that is not a spec) is recorded as *broken* with its error;
-everything else keeps working. ``SHARPREG_STRICT_PLUGINS=1`` turns such failures into errors.
-``SHARPREG_DISABLE_PLUGINS=a,b`` skips plugins by entry-point or distribution name. Two plugins
-providing the same name is a conflict that names both; ``dist:name`` picks one.
+everything else keeps working. So is a plugin that registers nothing, or defines ``sharpreg_*``
+functions that are not hooks (a misspelled hook name, a hook without ``@hookimpl``): such a plugin would
+otherwise look active and do nothing. ``SHARPREG_STRICT_PLUGINS=1`` turns these failures into errors.
+``SHARPREG_DISABLE_PLUGINS=a,b`` skips plugins by entry-point or distribution name (a name that matches
+no plugin is reported). Two plugins providing the same name is a conflict that names both; ``dist:name``
+picks one.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.metadata as md
+import logging
 import os
 import re
 import traceback
@@ -22,7 +26,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .kinds import KINDS
+from .kinds import KINDS, kind_of
 from .specs import PluginSpec
 
 GROUP = "sharpreg"
@@ -104,6 +108,8 @@ class Registry:
         self.records: list[PluginRecord] = []
         self._by_name: dict[tuple[str, str], list[Provided]] = {}
         self.strict = False
+        self.warnings: list[str] = []
+        """problems that are not a plugin's (e.g. an unknown name in SHARPREG_DISABLE_PLUGINS)"""
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -120,6 +126,11 @@ class Registry:
         reg.strict = _env_flag(STRICT_ENV) if strict is None else strict
         off = {_norm(x) for x in (disabled if disabled is not None else _env_list(DISABLE_ENV))}
         eps = list(md.entry_points(group=GROUP) if entry_points is None else entry_points)
+        named = {n for ep in eps for n in (ep.name, ep.dist.name if ep.dist else None) if n}
+        unknown = sorted(off - {_norm(n) for n in named})
+        if unknown:
+            reg._warn(f"{DISABLE_ENV} names {', '.join(unknown)}, which no installed plugin is called; plugins are "
+                      f"named by entry point or distribution: {', '.join(sorted(named)) or '(none)'}")
         for ep in sorted(eps, key=lambda e: (e.dist.name if e.dist else "", e.name)):
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
@@ -154,15 +165,20 @@ class Registry:
         self._add(obj, rec)
         return rec
 
+    def _warn(self, message: str) -> None:
+        """A problem with the plugin set-up itself: an error in strict mode, else a warning kept and logged."""
+        if self.strict:
+            raise PluginError(message)
+        self.warnings.append(message)
+        logging.getLogger("sharpreg.plugins").warning("%s", message)
+
     def _broken(self, rec: PluginRecord, exc: BaseException) -> None:
         rec.status = "broken"
-        rec.error = f"{type(exc).__name__}: {exc}"
+        rec.error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
         self.records.append(rec)
         if self.strict:
-            raise PluginError(
-                f"plugin {rec.name!r} ({rec.origin}) failed to load: {rec.error}\n"
-                + "".join(traceback.format_exception(exc)[-3:])
-            ) from exc
+            where = "" if isinstance(exc, PluginError) else "\n" + "".join(traceback.format_exception(exc)[-3:])
+            raise PluginError(f"plugin {rec.name!r} ({rec.origin}) failed to load: {rec.error}{where}") from exc
 
     def _add(self, obj: Any, rec: PluginRecord) -> None:
         try:
@@ -176,6 +192,9 @@ class Registry:
                         if not isinstance(spec, kind.spec):
                             raise TypeError(f"{kind.hook_name} returned {spec!r}, not a {kind.spec.__name__}")
                         found.append(spec)
+            problem = hook_problems(obj, self.pm, found)
+            if problem:
+                raise PluginError(problem)
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -228,9 +247,8 @@ class Registry:
         if dist and not self._installed(dist):
             return f"{msg}: the distribution {dist!r} that provides it is not installed; install it with: pip install {dist}"
         near = difflib.get_close_matches(bare, installed, n=3, cutoff=0.5)
-        if near:
-            msg += f"; did you mean {' or '.join(repr(n) for n in near)}?"
-        msg += f" Installed {kind}s: {', '.join(installed) or '(none)'}."
+        msg += f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else "."
+        msg += f" Installed {kind_of(kind).plural}: {', '.join(installed) or '(none)'}."
         broken = self.broken()
         if broken:
             names = ", ".join(f"{r.name} ({r.origin})" for r in broken)
@@ -249,6 +267,25 @@ class Registry:
         except md.PackageNotFoundError:
             return False
         return True
+
+
+def hook_problems(obj: Any, pm: pluggy.PluginManager, found: list[PluginSpec]) -> str | None:
+    """Why a registered plugin object would silently do nothing (or less than it means to), if it would:
+    ``sharpreg_*`` functions that are not hooks or lack ``@hookimpl``, or no spec at all."""
+    known = [name for name in dir(hookspecs) if name.startswith("sharpreg_")]
+    marked = {impl.function.__name__ for caller in pm.hook.__dict__.values()
+              if isinstance(caller, pluggy.HookCaller) for impl in caller.get_hookimpls() if impl.plugin is obj}
+    problems = []
+    for name in sorted(n for n in dir(obj) if n.startswith("sharpreg_") and callable(getattr(obj, n, None))):
+        if name not in known:
+            tail = name.removeprefix("sharpreg_")
+            near = [k for k in known if tail and tail in k] or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            problems.append(f"{name} is not a sharpreg hook" + (f"; did you mean {' or '.join(near)}?" if near else ""))
+        elif name not in marked:
+            problems.append(f"{name} lacks @hookimpl (from sharpreg import hookimpl), so it is not registered")
+    if not problems and not found:
+        problems.append("it registers nothing: no @hookimpl function returned a spec (hooks: " + ", ".join(known) + ")")
+    return "; ".join(problems) if problems else None
 
 
 def _env_flag(var: str) -> bool:

@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def out_console() -> Console:
+    """The console for a command's output: the terminal's width on a terminal; unwrapped lines when piped
+    (rich would fold tables at 80 columns, which breaks ``grep`` and ``cut``); text as given (``console.py``)."""
+    from ..console import make_console
+
+    return make_console() if sys.stdout.isatty() else make_console(width=1000)
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:

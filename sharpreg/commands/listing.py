@@ -1,10 +1,12 @@
-"""``sharpreg list KINDS`` (rules, optimizers, models, datasets...): installed plugins with their summaries."""
+"""``sharpreg list KINDS`` (rules, optimizers, models, datasets, losses, metrics, ...): installed plugins
+with their summaries."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..kinds import KINDS, kind_of
+from . import out_console
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,16 +17,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..console import make_console
     from rich.table import Table
 
+    from ..metrics.table import METRICS
     from ..registry import default_registry
 
-    kind = kind_of(args.kind).name
+    kind = kind_of(args.kind)
     table = Table(title=f"installed {args.kind}")
     for col in ("name", "summary", "from"):
         table.add_column(col, overflow="fold")
-    for p in default_registry().all(kind):
+    if kind.name == "metric":
+        for m in METRICS:
+            table.add_row(m.name, f"{m.label} ({m.better} is better)", "sharpreg (built in, always reported)")
+    for p in default_registry().all(kind.name):
         table.add_row(p.spec.name, p.spec.summary, p.plugin.origin)
-    make_console().print(table)
+    console = out_console()
+    console.print(table)
+    if kind.chosen_by:
+        console.print(f"chosen by: {kind.chosen_by}", markup=False)
+    elif kind.many:
+        console.print(f"a recipe lists them as [[{kind.table}]] tables with name = ...", markup=False)
     return 0

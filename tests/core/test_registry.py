@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from pydantic import Field
 
 from sharpreg import PluginParams, RuleSpec, hookimpl
 from sharpreg.errors import PluginError
-from sharpreg.registry import Registry
+from sharpreg.registry import Registry, set_default_registry
 
 from .conftest import make_dist, rule_plugin
 
@@ -128,3 +129,47 @@ def test_from_plugins_without_entry_points() -> None:
     reg = Registry.from_plugins(Plugin)
     assert reg.names("rule") == ["mine"]
     assert reg.names("optimizer") == []
+
+
+MISSPELLED = "from sharpreg import hookimpl\n@hookimpl\ndef sharpreg_rules():\n    return []\n"
+UNMARKED = rule_plugin("quiet_sam", "q").replace("@hookimpl\n", "")
+EMPTY = "import math\n"
+
+
+@pytest.mark.parametrize("code,why", [
+    (MISSPELLED, "sharpreg_rules is not a sharpreg hook; did you mean sharpreg_.*rules"),
+    (UNMARKED, "sharpreg_sharpness_rules lacks @hookimpl"),
+    (EMPTY, "it registers nothing"),
+], ids=["misspelled hook", "no hookimpl", "empty module"])
+def test_a_plugin_that_would_silently_do_nothing_is_broken_and_fatal_in_strict_mode(site: Path, code: str, why: str) -> None:
+    make_dist(site, "sharpreg-quiet", "1.0", {"quiet": "sr_test_quiet"}, {"sr_test_quiet": code})
+    only = [ep for ep in md.entry_points(group="sharpreg") if ep.dist and ep.dist.name == "sharpreg-quiet"]
+    (rec,) = Registry.discover(entry_points=only, strict=False).records
+    assert rec.status == "broken" and re.search(why, rec.error or "")
+    with pytest.raises(PluginError, match=why):
+        Registry.discover(entry_points=only, strict=True)
+
+
+def test_strict_cli_exits_2_on_a_plugin_that_registers_nothing(site: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    from sharpreg.cli import main
+
+    make_dist(site, "sharpreg-quiet", "1.0", {"quiet": "sr_test_quiet2"}, {"sr_test_quiet2": MISSPELLED})
+    monkeypatch.setenv("SHARPREG_STRICT_PLUGINS", "1")
+    assert main(["list", "rules"]) == 2
+    err = capsys.readouterr().err
+    assert "sharpreg_rules is not a sharpreg hook" in err and "Traceback" not in err
+    set_default_registry(None)
+    monkeypatch.delenv("SHARPREG_STRICT_PLUGINS")
+    assert main(["plugins"]) == 0
+    assert "broken" in capsys.readouterr().out
+
+
+def test_unknown_names_in_disable_are_reported(site: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.setenv("SHARPREG_DISABLE_PLUGINS", "nosuch,timm")
+    with caplog.at_level("WARNING", logger="sharpreg.plugins"):
+        reg = Registry.discover(strict=False)
+    assert reg.warnings and "names nosuch, which no installed plugin is called" in reg.warnings[0]
+    assert "timm" not in reg.warnings[0].split("called;")[0] and "nosuch" in caplog.text
+    with pytest.raises(PluginError, match="names nosuch"):
+        Registry.discover(strict=True)
