@@ -1,5 +1,5 @@
-"""The worked example package (examples/sharpreg-example-rule) as a third party would ship it:
-a ``*.dist-info`` with its declared entry points on a temporary ``sys.path``."""
+"""The worked example package (examples/sharpreg-example) as a third party would ship it: a ``*.dist-info``
+with its declared entry points on a temporary ``sys.path``; its plugins pass the kits, its own tests pass."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from sharpreg.registry import Registry
-from sharpreg.testing import check_rule_spec
+from sharpreg.testing import check_loss_spec, check_metric_spec, check_rule_spec
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sharpreg-example-rule"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sharpreg-example"
 
 
 @pytest.fixture
@@ -28,16 +28,24 @@ def installed_example(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLE))
     importlib.invalidate_caches()
     yield meta
-    sys.modules.pop("sharpreg_example_rule", None)
+    for name in [m for m in sys.modules if m.startswith("sharpreg_example")]:
+        sys.modules.pop(name, None)
 
 
-def test_registry_discovers_the_example_rule_and_the_kit_passes(installed_example):
+def test_registry_discovers_the_example_and_its_plugins_pass_the_kits(installed_example):
     reg = Registry.discover(strict=True)
-    provided = reg.get("rule", "friendly_sam")
-    assert provided.plugin.dist == "sharpreg-example-rule"
-    assert provided.plugin.version == installed_example["version"]
-    assert provided.spec.citation
-    check_rule_spec(provided.spec)
+    rules = {n: reg.get("rule", n) for n in ("friendly_sam", "sam_no_norm")}
+    assert {p.plugin.dist for p in rules.values()} == {"sharpreg-example"}
+    assert rules["friendly_sam"].plugin.version == installed_example["version"]
+    for provided in rules.values():
+        assert provided.spec.citation
+        check_rule_spec(provided.spec)
+    check_metric_spec(reg.get("metric", "sens_at_spec").spec)
+    check_loss_spec(reg.get("loss", "poly1").spec)
+
+
+def test_the_example_packages_own_tests_pass(installed_example):
+    assert pytest.main(["-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")]) == 0
 
 
 def test_the_example_ships_a_recipe_that_extends_sharpregs(installed_example):
@@ -54,7 +62,7 @@ def test_the_kit_catches_a_broken_rule(installed_example):
     """The kit can fail: a rule that ignores rho is not the base optimizer at rho = 0."""
     import dataclasses
 
-    from sharpreg_example_rule import SPEC, FriendlySAM
+    from sharpreg_example.friendly_sam import SPEC, FriendlySAM
 
     class NoRadius(FriendlySAM):
         def ascent(self, ctx, k):
