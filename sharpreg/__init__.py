@@ -3,9 +3,19 @@
 from .engine.adapters import perturbed
 from .hookspecs import hookimpl
 from .specs import (
+    CallbackContext,
+    CallbackParams,
+    CallbackSpec,
+    CommandParams,
+    CommandSpec,
     DataParams,
     DatasetSpec,
     EngineParams,
+    LossContext,
+    LossParams,
+    LossSpec,
+    MetricParams,
+    MetricSpec,
     ModelInputs,
     ModelParams,
     ModelSpec,
@@ -15,14 +25,27 @@ from .specs import (
     RecipeSpec,
     RuleParams,
     RuleSpec,
+    ScheduleParams,
+    SchedulePlan,
+    ScheduleSpec,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CallbackContext",
+    "CallbackParams",
+    "CallbackSpec",
+    "CommandParams",
+    "CommandSpec",
     "DataParams",
     "DatasetSpec",
     "EngineParams",
+    "LossContext",
+    "LossParams",
+    "LossSpec",
+    "MetricParams",
+    "MetricSpec",
     "ModelInputs",
     "ModelParams",
     "ModelSpec",
@@ -32,6 +55,9 @@ __all__ = [
     "RecipeSpec",
     "RuleParams",
     "RuleSpec",
+    "ScheduleParams",
+    "SchedulePlan",
+    "ScheduleSpec",
     "__version__",
     "hookimpl",
     "perturbed",

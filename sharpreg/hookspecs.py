@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 import pluggy
 
-from .specs import DatasetSpec, ModelSpec, OptimizerSpec, RecipeSpec, RuleSpec
+from .specs import (CallbackSpec, CommandSpec, DatasetSpec, LossSpec, MetricSpec, ModelSpec, OptimizerSpec,
+                    RecipeSpec, RuleSpec, ScheduleSpec)
 
 PROJECT = "sharpreg"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -72,7 +73,6 @@ def sharpreg_datasets() -> Iterable[DatasetSpec]:
     """
 
 
-
 @hookspec
 def sharpreg_recipes() -> Iterable[RecipeSpec]:
     """Recipes this plugin ships (a recipe pack); ``resource`` is the TOML file, installed as package data.
@@ -84,4 +84,66 @@ def sharpreg_recipes() -> Iterable[RecipeSpec]:
             here = importlib.resources.files("sharpreg_fisher_sam") / "recipes"
             return [RecipeSpec(name="fisher_busi", resource=here / "fisher_busi.toml",
                                summary="Fisher SAM on BUSI, benign vs malignant")]
+    """
+
+
+@hookspec
+def sharpreg_losses() -> Iterable[LossSpec]:
+    """Training losses this plugin provides; a recipe picks one in ``[loss]``.
+
+    Example::
+
+        @hookimpl
+        def sharpreg_losses():
+            return [LossSpec(name="poly1", params=Poly1Params, factory=Poly1Loss, summary="Poly-1 loss")]
+    """
+
+
+@hookspec
+def sharpreg_metrics() -> Iterable[MetricSpec]:
+    """Metrics this plugin adds to the metric table; a recipe reports them with ``[[metrics]]``.
+
+    Example::
+
+        @hookimpl
+        def sharpreg_metrics():
+            return [MetricSpec(name="auprc", params=MetricParams, factory=lambda config: auprc,
+                               summary="area under the precision-recall curve", task="binary")]
+    """
+
+
+@hookspec
+def sharpreg_callbacks() -> Iterable[CallbackSpec]:
+    """Callbacks (trackers, notifiers) this plugin provides; a recipe uses them with ``[[callbacks]]``.
+
+    Example::
+
+        @hookimpl
+        def sharpreg_callbacks():
+            return [CallbackSpec(name="wandb", params=WandbParams, factory=WandbCallback, summary="W&B")]
+    """
+
+
+@hookspec
+def sharpreg_rho_schedules() -> Iterable[ScheduleSpec]:
+    """Radius schedules this plugin provides; a recipe picks one with ``sharpness.rho_schedule``.
+
+    Example::
+
+        @hookimpl
+        def sharpreg_rho_schedules():
+            return [ScheduleSpec(name="warmup", params=WarmupParams, factory=Warmup, summary="rho ramps up")]
+    """
+
+
+@hookspec
+def sharpreg_commands() -> Iterable[CommandSpec]:
+    """``sharpreg NAME`` commands this plugin provides (sharpreg's own commands take precedence).
+
+    Example::
+
+        @hookimpl
+        def sharpreg_commands():
+            return [CommandSpec(name="fisher-report", params=CommandParams, factory=add_report_command,
+                                summary="Fisher information of a trained run")]
     """

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import hookspecs
-from .specs import DatasetSpec, ModelSpec, OptimizerSpec, PluginSpec, RecipeSpec, RuleSpec
+from .specs import (CallbackSpec, CommandSpec, DatasetSpec, LossSpec, MetricSpec, ModelSpec, OptimizerSpec, PluginSpec,
+                    RecipeSpec, RuleSpec, ScheduleSpec)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class PluginKind:
     """a recipe must have the table"""
     default: str | None = None
     """the plugin used when an optional table is absent"""
+    many: bool = False
+    """the recipe table is an array of tables (``[[metrics]]``): any number of plugins, each once"""
+    chosen_by: str = ""
+    """for a kind without a table of its own: the recipe key that names one (shown by ``describe``)"""
 
     @property
     def hook_name(self) -> str:
@@ -47,7 +52,18 @@ KINDS: tuple[PluginKind, ...] = (
     PluginKind("optimizer", "optimizers", OptimizerSpec, hookspecs.sharpreg_optimizers, table="optimizer"),
     PluginKind("rule", "rules", RuleSpec, hookspecs.sharpreg_sharpness_rules, table="sharpness", required=False,
                default="none"),
-    PluginKind("recipe", "recipes", RecipeSpec, hookspecs.sharpreg_recipes, table=None),
+    PluginKind("loss", "losses", LossSpec, hookspecs.sharpreg_losses, table="loss", required=False,
+               default="cross_entropy"),
+    PluginKind("metric", "metrics", MetricSpec, hookspecs.sharpreg_metrics, table="metrics", required=False,
+               many=True),
+    PluginKind("callback", "callbacks", CallbackSpec, hookspecs.sharpreg_callbacks, table="callbacks",
+               required=False, many=True),
+    PluginKind("schedule", "schedules", ScheduleSpec, hookspecs.sharpreg_rho_schedules, table=None,
+               chosen_by="sharpness.rho_schedule"),
+    PluginKind("command", "commands", CommandSpec, hookspecs.sharpreg_commands, table=None,
+               chosen_by="the command line: sharpreg NAME"),
+    PluginKind("recipe", "recipes", RecipeSpec, hookspecs.sharpreg_recipes, table=None,
+               chosen_by='sharpreg run NAME, extends = "DIST:NAME"'),
 )
 
 
@@ -60,8 +76,13 @@ def kind_of(alias: str) -> PluginKind:
 
 
 def recipe_kinds() -> list[PluginKind]:
-    """The kinds chosen by recipe tables, in recipe order."""
-    return [k for k in KINDS if k.table is not None]
+    """The kinds chosen by recipe tables, in recipe order (one plugin per table)."""
+    return [k for k in KINDS if k.table is not None and not k.many]
+
+
+def list_kinds() -> list[PluginKind]:
+    """The kinds a recipe lists any number of, as arrays of tables (``[[metrics]]``)."""
+    return [k for k in KINDS if k.table is not None and k.many]
 
 
 def parameterized_kinds() -> list[PluginKind]:

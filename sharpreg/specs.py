@@ -69,10 +69,11 @@ class RuleParams(EngineParams):
     """Base for rules with a perturbation radius (every rule except ``none``)."""
 
     rho: float = Field(0.05, ge=0.0, description="Perturbation radius rho.")
-    rho_schedule: Literal["constant", "lr"] = Field(
+    rho_schedule: str | dict[str, Any] = Field(
         "constant",
-        description="'constant' keeps rho fixed; 'lr' moves rho between rho_min and rho in proportion "
-        "to the learning rate (GSAM's rho_t).",
+        description="The radius schedule, a schedule plugin by name ('constant' keeps rho; 'lr' moves it "
+        "between rho_min and rho with the learning rate, GSAM's rho_t), or a table {name = ..., its "
+        "parameters} (`sharpreg list schedules`).",
     )
     rho_min: float = Field(
         0.0, ge=0.0, description="Smallest radius when rho_schedule = 'lr' (GSAM's rho_min)."
@@ -84,6 +85,25 @@ class RuleParams(EngineParams):
         "the perturbation, as the original JAX SAM does. Off: the perturbation follows the loss "
         "gradient only, as the common PyTorch wrappers do.",
     )
+
+    @field_validator("rho_schedule")
+    @classmethod
+    def _schedule_named(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        name = value.get("name") if isinstance(value, dict) else value
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError("must be a schedule's name, or a table with name = the schedule's name and its "
+                             "parameters, e.g. { name = \"lr\" }")
+        return value
+
+    def rho_schedule_name(self) -> str:
+        """The name of the schedule plugin ``rho_schedule`` selects."""
+        value = self.rho_schedule
+        return str(value["name"]) if isinstance(value, dict) else value
+
+    def rho_schedule_config(self) -> dict[str, Any]:
+        """The parameters ``rho_schedule`` gives its schedule (empty when it is a plain name)."""
+        value = self.rho_schedule
+        return {k: v for k, v in value.items() if k != "name"} if isinstance(value, dict) else {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,6 +241,56 @@ class DataParams(PluginParams):
 
 
 # ---------------------------------------------------------------------------------------------
+# Losses, metrics, callbacks, radius schedules, commands
+# ---------------------------------------------------------------------------------------------
+class LossParams(PluginParams):
+    """Base for loss parameters."""
+
+
+@dataclass(frozen=True)
+class LossContext:
+    """What the core tells a loss factory besides its parameters."""
+
+    num_classes: int
+    class_counts: tuple[int, ...] | None = None
+    """images per class in the training split; None when unknown (a model scored on another data set)"""
+
+
+class MetricParams(PluginParams):
+    """Base for metric parameters."""
+
+
+class CallbackParams(PluginParams):
+    """Base for callback parameters."""
+
+
+@dataclass(frozen=True)
+class CallbackContext:
+    """What the core tells a callback factory: the run folder and the recipe's name."""
+
+    run_path: Path
+    recipe_name: str
+
+
+class ScheduleParams(PluginParams):
+    """Base for radius-schedule parameters (set in ``sharpness.rho_schedule = { name = ..., ... }``)."""
+
+
+@dataclass(frozen=True)
+class SchedulePlan:
+    """What the core tells a radius schedule about the run."""
+
+    lr_range: tuple[float, float] = (0.0, 0.0)
+    """(smallest, largest) learning rate of the run's first parameter group"""
+    total_steps: int | None = None
+    """optimizer steps the run plans (None: unknown, e.g. in a user's own loop)"""
+
+
+class CommandParams(PluginParams):
+    """The parameter model of a command (commands take command-line arguments, not recipe keys)."""
+
+
+# ---------------------------------------------------------------------------------------------
 # Spec objects
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -280,6 +350,60 @@ class DatasetSpec(PluginSpec):
 
     kind: ClassVar[str] = "dataset"
 
+
+
+@dataclass(frozen=True)
+class LossSpec(PluginSpec):
+    """A training loss. ``factory(params, context: LossContext)`` returns a callable
+    ``(logits, labels) -> mean loss`` (an ``nn.Module`` is moved to the training device)."""
+
+    kind: ClassVar[str] = "loss"
+
+
+@dataclass(frozen=True)
+class MetricSpec(PluginSpec):
+    """A metric of the one metric table. ``factory(params)`` returns ``score(cases) -> float``, where
+    ``cases`` is a :class:`sharpreg.metrics.Cases` (``labels``, class ``probs``, the ``positive`` class)."""
+
+    kind: ClassVar[str] = "metric"
+    better: Literal["higher", "lower"] = "higher"
+    task: Literal["any", "binary", "multiclass"] = "any"
+    """the class counts it is defined for"""
+    gap: bool = True
+    """report its train − test generalization gap"""
+    label: str = ""
+    """readable name for plots and reports (default: the name)"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.better not in ("higher", "lower") or self.task not in ("any", "binary", "multiclass"):
+            raise ValueError(f"metric {self.name!r}: better must be 'higher' or 'lower', task 'any', 'binary' "
+                             "or 'multiclass'")
+
+
+@dataclass(frozen=True)
+class CallbackSpec(PluginSpec):
+    """Something told about a run as it trains (an experiment tracker, a notifier).
+    ``factory(params, context: CallbackContext)`` returns an object with any of ``on_start(recipe)``,
+    ``on_epoch_end(epoch, metrics)`` and ``on_end(run_path)``."""
+
+    kind: ClassVar[str] = "callback"
+
+
+@dataclass(frozen=True)
+class ScheduleSpec(PluginSpec):
+    """A radius schedule. ``factory(params, rule_config: RuleParams, plan: SchedulePlan)`` returns an
+    object with ``rho(step, lr) -> float`` (see ``sharpreg.engine.schedule.RhoSchedule``)."""
+
+    kind: ClassVar[str] = "schedule"
+
+
+@dataclass(frozen=True)
+class CommandSpec(PluginSpec):
+    """A ``sharpreg NAME`` command. ``factory(parser: argparse.ArgumentParser)`` adds its arguments and
+    returns the function that runs it: ``run(args: argparse.Namespace) -> int | None``."""
+
+    kind: ClassVar[str] = "command"
 
 
 @dataclass(frozen=True)

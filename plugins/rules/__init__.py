@@ -11,6 +11,7 @@ from .looksam import LookSAM, LookSAMParams
 from .none import NoneParams, NoneRule
 from .rst import RST, RSTParams
 from .sam import SAM, SAMParams
+from .sam_on import SAMON, SAMONParams
 from .wsam import WSAM, WSAMParams
 
 
@@ -61,5 +62,12 @@ def sharpreg_sharpness_rules() -> list[RuleSpec]:
             citation="Zhao, Zhang, Hu. Randomized Sharpness-Aware Training for Boosting Computational Efficiency "
             "in Deep Learning. arXiv:2203.09962, 2022",
             capabilities=frozenset({"skips_passes"}),
+        ),
+        RuleSpec(
+            "sam_on", SAMONParams, SAMON,
+            "SAM-ON: the SAM (or ASAM) perturbation of the normalization layers' parameters only.",
+            citation="Mueller, Vlaar, Rolnick, Hein. Normalization Layers Are All That Sharpness-Aware "
+            "Minimization Needs. NeurIPS 2023. arXiv:2306.04226",
+            capabilities=frozenset({"two_pass", "parameter_roles"}),
         ),
     ]

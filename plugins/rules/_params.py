@@ -18,6 +18,6 @@ class RadiusParams(RuleParams):
 
     @model_validator(mode="after")
     def _rho_min_below_rho(self) -> "RadiusParams":
-        if self.rho_schedule == "lr" and self.rho_min > self.rho:
+        if self.rho_schedule_name() == "lr" and self.rho_min > self.rho:
             raise ValueError(f"rho_min ({self.rho_min}) must not exceed rho ({self.rho})")
         return self

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import BaseRule, StepContext, l2_radius, sam_ascent
 
 from ._params import RadiusParams
 
@@ -26,6 +26,8 @@ class CRSAMParams(RadiusParams):
 
 class CRSAM(BaseRule):
     n_passes = 3
+    radius = staticmethod(l2_radius)  # ‖e‖ = rho
+    keeps_clean_grad = True  # g is needed in combine: no copy for the diagnostics
 
     def ascent(self, ctx: StepContext, k: int) -> None:
         sam_ascent(ctx, sign=1.0 if k == 1 else -1.0)

@@ -6,12 +6,12 @@ rho_t = rho_min + (rho − rho_min)(lr_t − lr_min)/(lr_max − lr_min). alpha 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 import torch
 from pydantic import Field
 
-from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import BaseRule, StepContext, l2_radius, sam_ascent
 from sharpreg.engine import ops
 
 from ._params import RadiusParams
@@ -21,10 +21,10 @@ class GSAMParams(RadiusParams):
     """GSAM: the paper's ViT/ImageNet setting is rho 0.6, rho_min 0.1, alpha 0.6 (Adam); sharpreg's
     defaults (rho 0.05, rho_min 0.01, alpha 0.4) are its own for small medical data sets."""
 
-    rho_schedule: Literal["constant", "lr"] = Field(
+    rho_schedule: str | dict[str, Any] = Field(
         "lr",
-        description="'lr' (default, as GSAM) moves rho between rho_min and rho with the learning "
-        "rate; 'constant' keeps rho fixed.",
+        description="The radius schedule: 'lr' (default, as GSAM) moves rho between rho_min and rho with the "
+        "learning rate; 'constant' keeps rho fixed; or another schedule plugin (`sharpreg list schedules`).",
     )
     rho_min: float = Field(0.01, ge=0.0, le=10.0, description="Radius at the smallest learning rate (GSAM's rho_min).")
     alpha: float = Field(
@@ -34,6 +34,8 @@ class GSAMParams(RadiusParams):
 
 class GSAM(BaseRule):
     n_passes = 2
+    radius = staticmethod(l2_radius)  # ‖e‖ = rho
+    keeps_clean_grad = True  # g is needed in combine: no copy for the diagnostics
 
     def ascent(self, ctx: StepContext, k: int) -> None:
         sam_ascent(ctx)  # keeps g: the decomposition needs it

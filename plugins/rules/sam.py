@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import BaseRule, StepContext, l2_radius, sam_ascent
 
 from ._params import RadiusParams
 
@@ -19,6 +19,7 @@ class SAMParams(RadiusParams):
 
 class SAM(BaseRule):
     n_passes = 2
+    radius = staticmethod(l2_radius)  # ‖e‖ = rho
 
     def ascent(self, ctx: StepContext, k: int) -> None:
         sam_ascent(ctx)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import BaseRule, StepContext, l2_radius, sam_ascent
 
 from ._params import RadiusParams
 
@@ -33,6 +33,8 @@ class WSAMParams(RadiusParams):
 
 class WSAM(BaseRule):
     n_passes = 2
+    radius = staticmethod(l2_radius)  # ‖e‖ = rho
+    keeps_clean_grad = True  # g is needed in combine: no copy for the diagnostics
 
     def __init__(self, config: WSAMParams) -> None:
         super().__init__(config)

@@ -15,12 +15,13 @@ def acc_dtype(tensors: TensorList) -> torch.dtype:
 
 
 def global_norm(tensors: TensorList) -> torch.Tensor:
-    """L2 norm over a list of tensors, as a 0-dim tensor (fp32, fp64 for fp64 lists; no host sync)."""
+    """L2 norm over a list of tensors, as a 0-dim tensor (fp32, fp64 for fp64 lists; no host sync);
+    half-precision tensors are summed in fp32."""
     if not tensors:
         return torch.zeros(())
     dt = acc_dtype(tensors)
-    norms = torch._foreach_norm(list(tensors))
-    return torch.linalg.vector_norm(torch.stack([n.to(dt) for n in norms]))
+    norms = torch._foreach_norm(list(tensors), 2, dtype=dt)
+    return torch.linalg.vector_norm(torch.stack(norms))
 
 
 def dot(a: TensorList, b: TensorList) -> torch.Tensor:

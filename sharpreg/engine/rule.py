@@ -13,20 +13,24 @@ buffer (the backup of w) beyond the gradients of the current pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 from . import ops
+from .roles import ParamInfo, Role, indices
 
 
 @dataclass
 class StepContext:
     """Everything a rule may read or write during one step.
 
-    ``params``: the trainable parameters (fixed order); ``at_backup`` is true while they still equal
-    ``backup`` (before the first ascent), so a rule may add its perturbation in place. ``grads[k]``: the gradient of pass ``k``
+    ``params``: the trainable parameters (fixed order); ``param_info[i]``: what ``params[i]`` is (qualified
+    name, owning module type, role; see ``sharpreg.engine.roles``). ``at_backup`` is true while the
+    parameters still equal ``backup`` (before the first ascent), so a rule may add its perturbation in
+    place. ``grads[k]``: the gradient of pass ``k``
     (``grads[0]`` is the clean gradient g at w), one tensor per parameter, unscaled (fp16) and, under
     DDP with ``perturbation = "global"``, the first pass already averaged over replicas; ``None`` once
     the rule released it. ``backup``: the weights w before any perturbation (the engine restores from
@@ -44,6 +48,7 @@ class StepContext:
     lr: list[float]
     step: int
     optimizer: torch.optim.Optimizer
+    param_info: Sequence[ParamInfo] = ()
     eps: float = 1e-12
     n_passes: int = 1
     reduced_first: bool = False
@@ -77,6 +82,10 @@ class StepContext:
             return g
         return [gi + wd * w if wd else gi for gi, w, wd in zip(g, self.backup, self.weight_decay)]
 
+    def indices(self, *roles: Role) -> list[int]:
+        """Positions of the parameters whose role is one of ``roles`` (e.g. ``ctx.indices("norm")``)."""
+        return indices(self.param_info, roles)
+
     def lr_groups(self) -> list[tuple[float, list[int]]]:
         """Parameter indices grouped by learning rate (for foreach ops with a Python scalar)."""
         out: dict[float, list[int]] = {}
@@ -97,6 +106,15 @@ class SharpnessRule(Protocol):
         """Number of forward/backward passes at this step (1 = plain step); the engine runs exactly
         these. A pure function of ``step`` and the rule's state (it may be asked twice)."""
         ...
+
+    # Optional (the engine calls them when a rule defines them):
+    #   prepare(param_info: Sequence[ParamInfo]) -> None: once, before the first step: what each
+    #       parameter is (name, module type, role), e.g. to select tensors by role. Raise SharpregError
+    #       when the model does not suit the rule.
+    #   radius(ctx, e: list[Tensor]) -> float | Tensor: the size of the perturbation e = w' − w in the
+    #       norm rho is measured in (the test kit checks that it equals ctx.rho).
+    #   keeps_clean_grad = True: the rule holds g until the first perturbed pass has run, so the engine
+    #       needs no copy of g for cos(g, g_p) (see sharpreg.engine.diagnostics).
 
     def ascent(self, ctx: StepContext, k: int) -> None:
         """Before pass ``k`` (k >= 1): write the perturbed weights into ``ctx.params`` in place
@@ -134,6 +152,11 @@ class BaseRule:
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        self.param_info: tuple[ParamInfo, ...] = ()
+
+    def prepare(self, param_info: Sequence[ParamInfo]) -> None:
+        """Keep what each parameter is (``self.param_info``); override to select tensors by role."""
+        self.param_info = tuple(param_info)
 
     def passes(self, step: int) -> int:
         return self.n_passes
@@ -183,3 +206,9 @@ def sam_ascent(ctx: StepContext, sign: float = 1.0) -> float:
     ctx.at_backup = False
     ctx.perturbation_norm = scale * n
     return scale
+
+
+def l2_radius(ctx: StepContext, e: Sequence[torch.Tensor]) -> torch.Tensor:
+    """‖e‖₂ over all parameters: the radius of SAM and of every rule whose ascent is SAM's (a rule
+    declares it as ``radius = staticmethod(l2_radius)``)."""
+    return ops.global_norm(list(e))

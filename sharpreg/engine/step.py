@@ -22,9 +22,11 @@ from ..specs import EngineParams, RuleParams
 from . import ddp, ops
 from .amp import PRECISIONS, LossScaler, autocast
 from .bn import BufferSnapshot, running_stat_buffers
+from .diagnostics import CleanGradientCopy, cosine, summarize
 from .rng import RngReplay
+from .roles import parameter_roles
 from .rule import BaseRule, SharpnessRule, StepContext
-from .schedule import RhoSchedule
+from .schedule import RhoSchedule, default_schedule
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 STATE_FORMAT = 1
@@ -42,9 +44,8 @@ class StepOutput:
     passes: int = 1
     diagnostics: dict[str, float] = field(default_factory=dict)
     """per step, without an extra pass: ``sharpness`` L(w+e) − L(w) (first perturbed pass),
-    ``grad_norm`` ‖g‖, ``perturbation_norm`` ‖e‖, ``cos_g_gp`` cos(g, g_p) (for rules that release g
-    before the perturbed pass, e.g. SAM and ASAM, cos(e, g_p): equal to cos(g, g_p) for SAM), ``rho``,
-    plus the rule's own"""
+    ``grad_norm`` ‖g‖, ``perturbation_norm`` ‖e‖, ``cos_g_gp`` cos(g, g_p) (see ``engine.diagnostics``),
+    ``rho``, plus the rule's own"""
 
 
 class SharpnessStep:
@@ -53,11 +54,15 @@ class SharpnessStep:
     ``config``: the rule's validated parameters (an ``EngineParams``; default: the rule's own ``config``
     when it is a :class:`BaseRule`); a ``RuleParams`` also gives the radius, its schedule, ``eps`` and
     ``perturb_weight_decay``. ``precision``: ``"fp32"``, ``"bf16"`` (autocast) or ``"fp16"`` (autocast +
-    dynamic loss scaling). ``clip_grad_norm``: clip the final gradient to this global norm. ``lr_range``:
-    ``(lr_min, lr_max)`` of the schedule, for ``rho_schedule = "lr"`` (default: ``(0, initial lr)``).
-    ``device_type``: ``"cpu"`` or ``"cuda"`` (default: the device of the first parameter).
-    ``total_steps``: the run's planned number of steps, given to a rule that schedules by training
-    progress (its optional ``set_total_steps``; e.g. RST's linear schedule).
+    dynamic loss scaling). ``clip_grad_norm``: clip the final gradient to this global norm.
+    ``rho_schedule``: what the radius of each step is (``rho(step, lr)``; default: the rule's constant
+    ``rho``; a schedule plugin is built by ``sharpreg.build.build_rho_schedule``). ``device_type``:
+    ``"cpu"`` or ``"cuda"`` (default: the device of the first parameter). ``total_steps``: the run's
+    planned number of steps, given to a rule that schedules by training progress (its optional
+    ``set_total_steps``; e.g. RST's linear schedule).
+
+    Before the first step the rule learns what each parameter is (its optional ``prepare(param_info)``;
+    ``param_info`` also rides on every ``StepContext``): see ``sharpreg.engine.roles``.
 
     Vocabulary: ``params`` are the trainable tensors, ``config`` the rule's pydantic parameters.
     """
@@ -71,7 +76,7 @@ class SharpnessStep:
         *,
         precision: str = "fp32",
         clip_grad_norm: float | None = None,
-        lr_range: tuple[float, float] | None = None,
+        rho_schedule: RhoSchedule | None = None,
         device_type: str | None = None,
         total_steps: int | None = None,
     ) -> None:
@@ -91,10 +96,13 @@ class SharpnessStep:
         if not self.params:
             raise SharpregError("the optimizer has no trainable parameters")
         self.device_type = device_type or self.params[0].device.type
-        initial_lr = float(optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"]))
-        self.lr_range = lr_range if lr_range is not None else (0.0, initial_lr)
-        self.radius = RhoSchedule(self.config, self.lr_range) if isinstance(self.config, RuleParams) else None
+        self.rho_schedule = rho_schedule if rho_schedule is not None else default_schedule(self.config)
         """``None`` for a rule without a radius (``none``): rho is 0"""
+        self.radius_config = self.config if isinstance(self.config, RuleParams) else None
+        self.param_info = parameter_roles(model, self.params)
+        prepare = getattr(rule, "prepare", None)
+        if callable(prepare):
+            prepare(self.param_info)
         self.step_count = 0
         self.skipped_steps = 0
         self.peak_extra_bytes = 0
@@ -106,6 +114,7 @@ class SharpnessStep:
         set_total_steps = getattr(rule, "set_total_steps", None)
         if total_steps is not None and callable(set_total_steps):
             set_total_steps(int(total_steps))
+        self._g_copy = CleanGradientCopy(wanted=not getattr(rule, "keeps_clean_grad", False))
 
     # -- the whole step ----------------------------------------------------------------------------
     def step(self, micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_fn: LossFn) -> StepOutput:
@@ -147,10 +156,10 @@ class SharpnessStep:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
     def current_rho(self) -> float:
-        """rho for this step (0 for a rule without a radius)."""
-        if self.radius is None:
+        """rho for this step, as the schedule says (0 for a rule without a radius)."""
+        if self.rho_schedule is None:
             return 0.0
-        return self.radius.rho(float(self.optimizer.param_groups[0]["lr"]))
+        return float(self.rho_schedule.rho(self.step_count, float(self.optimizer.param_groups[0]["lr"])))
 
     def begin(self) -> StepContext:
         """Start a step: a fresh context."""
@@ -161,17 +170,19 @@ class SharpnessStep:
                 if p.requires_grad:
                     lrs.append(float(g["lr"]))
                     wds.append(float(g.get("weight_decay", 0.0)))
+        cfg = self.radius_config
         ctx = StepContext(
             params=self.params,
+            param_info=self.param_info,
             backup=[],
             grads=[],
             rho=self.current_rho(),
             lr=lrs,
             step=self.step_count,
             optimizer=self.optimizer,
-            eps=self.radius.config.eps if self.radius is not None else 1e-12,
+            eps=cfg.eps if cfg is not None else 1e-12,
             weight_decay=wds,
-            perturb_weight_decay=self.radius.config.perturb_weight_decay if self.radius is not None else False,
+            perturb_weight_decay=cfg.perturb_weight_decay if cfg is not None else False,
         )
         n = int(self.rule.passes(self.step_count))
         if n < 1:
@@ -209,13 +220,18 @@ class SharpnessStep:
                 if ddp.is_distributed(self.model) and cfg.perturbation == "global":
                     ddp.average_(ctx.grads[0])  # type: ignore[arg-type]
                     ctx.reduced_first = True
+            if k == 1 and ctx.grads[0] is not None:
+                ctx.clean_grad_norm()  # ‖g‖ for the diagnostics, before the rule may scale or release g
+                self._g_copy.before_ascent(ctx)
             self.rule.ascent(ctx, k)
+            if k == 1:
+                self._g_copy.after_ascent(ctx)
             # the next backward writes fresh gradients (autograd takes them over, nothing to add into);
             # gradients the rule released are freed here, so they cost no memory in the next pass
             for p in self.params:
                 p.grad = None
         kept = sum(1 for g in ctx.grads if g is not None)
-        self.peak_extra_bytes = max(self.peak_extra_bytes, self._param_bytes * (1 + kept))
+        self.peak_extra_bytes = max(self.peak_extra_bytes, self._param_bytes * (1 + kept) + self._g_copy.nbytes())
         if cfg.same_noise:
             self._rng.rewind()
         return True
@@ -233,25 +249,7 @@ class SharpnessStep:
         ctx.losses.append(loss.detach().double().reshape(()))
         if k == 1:
             with torch.no_grad():
-                self._cosine(ctx)
-
-    def _cosine(self, ctx: StepContext) -> None:
-        gp = ctx.grads[1]
-        assert gp is not None
-        if ctx.grads[0] is not None:
-            ctx.g_dot_gp, ctx.gp_sq = ops.dot(ctx.grads[0], gp), ops.dot(gp, gp)
-            ctx.cos_g_gp = ops.cosine(ctx.g_dot_gp, ctx.clean_grad_norm(), ctx.gp_sq.sqrt(), ctx.eps)
-        elif ctx.backup:
-            gp_norm = ops.global_norm(gp)
-            # g was released: e = w' − w stands for its direction (SAM: e ∝ g). The parameters are
-            # turned into e in place; the next ascent or the restore copies w back anyway.
-            torch._foreach_sub_(self.params, ctx.backup)
-            e_norm = ctx.perturbation_norm
-            if e_norm is None:
-                e_norm = ops.global_norm(self.params)
-            ctx.cos_g_gp = ops.cosine(ops.dot(self.params, gp), torch.as_tensor(e_norm, dtype=gp_norm.dtype), gp_norm, ctx.eps)
-            if ctx.n_passes > 2:
-                torch._foreach_add_(self.params, ctx.backup)
+                cosine(ctx, self._g_copy)
 
     def abort(self, ctx: StepContext) -> None:
         """Undo a step that raised half-way: weights as before it, BN statistics and RNG as after
@@ -304,7 +302,7 @@ class SharpnessStep:
         if self.scaler is not None:
             self.scaler.update()
         self.step_count += 1
-        return StepOutput(loss=self._loss(ctx), logits=None, passes=n, diagnostics=self._diagnostics(ctx))
+        return StepOutput(loss=self._loss(ctx), logits=None, passes=n, diagnostics=summarize(ctx))
 
     # -- helpers --------------------------------------------------------------------------------
     def _overflowed(self) -> bool:
@@ -327,29 +325,6 @@ class SharpnessStep:
     @staticmethod
     def _loss(ctx: StepContext) -> float:
         return float(ctx.losses[0]) if ctx.losses else math.nan
-
-    def _diagnostics(self, ctx: StepContext) -> dict[str, float]:
-        names: list[str] = []
-        values: list[torch.Tensor] = []
-
-        def add(name: str, v: torch.Tensor | float | None) -> None:
-            if v is None:
-                return
-            names.append(name)
-            values.append(v.detach().double().reshape(()).cpu() if isinstance(v, torch.Tensor) else torch.tensor(float(v), dtype=torch.float64))
-
-        if len(ctx.losses) > 1:
-            add("sharpness", ctx.losses[1] - ctx.losses[0])
-        if ctx.grad_norm is None and ctx.grads and ctx.grads[0] is not None:
-            ctx.grad_norm = ops.global_norm(ctx.grads[0])
-        add("grad_norm", ctx.grad_norm)
-        if len(ctx.losses) > 1:
-            add("perturbation_norm", ctx.perturbation_norm)
-            add("cos_g_gp", ctx.cos_g_gp)
-        out = dict(zip(names, torch.stack(values).tolist())) if values else {}
-        out["rho"] = ctx.rho
-        out.update({key: float(v) for key, v in ctx.diagnostics.items()})
-        return out
 
     # -- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

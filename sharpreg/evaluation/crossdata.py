@@ -3,7 +3,7 @@
 OTHER.toml holds ``schema_version`` and a ``[data]`` table (optionally ``[eval]``). Its data set is
 validated by its plugin like any recipe's; all of it is the test set unless its ``[data.split]`` says
 otherwise; preprocessing (image size, channels) follows the trained run; classes are matched by name.
-The loss reported is the plain cross-entropy (the run's class weights belong to its own training split).
+The loss reported is the run's ``[loss]`` without class weights (they belong to its own training split).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..build import build_datamodule
+from ..build import build_datamodule, build_loss
 from ..devices import place
 from ..errors import RecipeError, SharpregError
 from ..paths import folder_name, name_problem
@@ -28,7 +28,7 @@ from ..runs import EvaluationFolder, RunFolder
 from ..runs.export import ExportedModel
 from ..runs.folder import Weights
 from ..runs.summary import finite_or_none
-from .step import Evaluator, build_loss, load_trained
+from .step import Evaluator, load_trained
 
 log = logging.getLogger("sharpreg")
 ALLOWED = ("schema_version", "requires", "data", "eval", "meta")
@@ -137,7 +137,8 @@ def _evaluate(run: RunFolder | ExportedModel, other_path: Path, overrides: list[
         raise SharpregError(f"{other_path}: no test images (data.split.method = {recipe.data.params.split.method!r}); "
                             "leave [data.split] out to use every image")
     trained = load_trained(run, dev, checkpoint)
-    evaluator = Evaluator.for_recipe(recipe, trained.model, placement, build_loss(None), classes)  # the run's [train]
+    loss_fn = build_loss(recipe, len(classes), None, dev)  # no class counts: no class weights
+    evaluator = Evaluator.for_recipe(recipe, trained.model, placement, loss_fn, classes)  # the run's [train]
     pred = evaluator.predict(dm.dataset("test", train_transforms=False), label_map=torch.tensor(mapping, device=dev))
     absent = [c for i, c in enumerate(classes) if not (pred.labels == i).any()]
     if absent:

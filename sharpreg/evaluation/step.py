@@ -1,5 +1,6 @@
 """The evaluation step, shared by training (validation and test), ``sharpreg evaluate`` and
-``sharpreg sharpness``: one way to build the loss, to load a trained model and to score its predictions."""
+``sharpreg sharpness``: one way to load a trained model and to score its predictions (the loss is the
+recipe's ``[loss]``, built by ``sharpreg.build.build_loss``)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,16 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..build import build_model, model_inputs
+from ..build import build_metrics, build_model, model_inputs
 from ..devices import Placement
 from ..errors import RunError
-from ..metrics import ThresholdChoice, bootstrap_intervals, choose_threshold, compute_metrics, positive_of
+from ..metrics import Metric, ThresholdChoice, bootstrap_intervals, choose_threshold, compute_metrics, positive_of
 from ..recipe import Recipe
-from ..recipe.core import EvalConfig, TrainConfig
+from ..recipe.core import EvalConfig
 from ..runs import Predictions, RunFolder
 from ..runs.export import ExportedModel
 from ..runs.folder import Weights
 from .inference import LossFn, predict
-
-
-def build_loss(train: TrainConfig | None, train_labels: np.ndarray | None = None, num_classes: int = 0,
-               device: torch.device | str = "cpu") -> nn.Module:
-    """The training objective: cross-entropy with ``train.label_smoothing``, weighted by the inverse class
-    frequency of ``train_labels`` when ``train.class_weights = "balanced"``. Without ``train``: the plain
-    cross-entropy (a loss on another data set, whose class frequencies the run never saw)."""
-    if train is None:
-        return nn.CrossEntropyLoss()
-    weights = None
-    if train.class_weights == "balanced" and train_labels is not None:
-        counts = np.bincount(train_labels, minlength=num_classes).astype(np.float64)
-        weights = torch.tensor(counts.sum() / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
-    return nn.CrossEntropyLoss(weight=weights, label_smoothing=train.label_smoothing)
 
 
 @dataclass
@@ -75,13 +62,16 @@ class Evaluator:
     batch_size: int
     precision: str = "fp32"
     num_workers: int = 0
+    extra_metrics: tuple[Metric, ...] = ()
+    """the plugin metrics the recipe lists (``[[metrics]]``)"""
 
     @classmethod
     def for_recipe(cls, recipe: Recipe, model: nn.Module, placement: Placement, loss_fn: LossFn,
                    classes: list[str]) -> Evaluator:
-        """Batches of ``train.batch_size`` on the placement's device, precision and workers."""
+        """Batches of ``train.batch_size`` on the placement's device, precision and workers; the recipe's
+        plugin metrics."""
         return cls(model, placement.device, loss_fn, classes, recipe.eval, recipe.train.batch_size, placement.precision,
-                   placement.num_workers)
+                   placement.num_workers, build_metrics(recipe))
 
     def predict(self, dataset: Dataset, label_map: torch.Tensor | None = None) -> Predictions:
         return predict(self.model, dataset, device=self.device, batch_size=self.batch_size, precision=self.precision,
@@ -93,7 +83,8 @@ class Evaluator:
             raise RunError("the model predicts non-finite probabilities: its weights have diverged. Lower "
                            "optimizer.lr or set train.clip_grad_norm, and train it again")
         return compute_metrics(labels, probs, self.classes, positive_class=self.eval.positive_class,
-                               calibration_bins=self.eval.calibration_bins, threshold=threshold)
+                               calibration_bins=self.eval.calibration_bins, threshold=threshold,
+                               extra=self.extra_metrics)
 
     def score(self, pred: Predictions, threshold: float | None = None) -> dict[str, float]:
         """The loss and every metric of the table."""
@@ -105,7 +96,7 @@ class Evaluator:
         return bootstrap_intervals(pred.labels, pred.probs, self.classes, resamples=ev.bootstrap,
                                    confidence=ev.confidence, seed=ev.bootstrap_seed,
                                    positive_class=ev.positive_class, calibration_bins=ev.calibration_bins,
-                                   threshold=threshold)
+                                   threshold=threshold, extra=self.extra_metrics)
 
     def choose_threshold(self, val: Predictions) -> ThresholdChoice | None:
         """The operating threshold chosen on validation predictions by ``eval.threshold`` (binary tasks

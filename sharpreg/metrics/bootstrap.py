@@ -7,9 +7,12 @@ resamples are scored in one vectorized pass (:func:`resample_metrics`) from the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .compute import resample_metrics
+from .table import Metric
 
 CHUNK = 200
 
@@ -25,12 +28,13 @@ def bootstrap_intervals(
     positive_class: str | None = "malignant",
     calibration_bins: int = 15,
     threshold: float | None = None,
+    extra: Sequence[Metric] = (),
 ) -> dict[str, list[float | None]]:
     """``{metric: [low, high]}``: percentile intervals over ``resamples`` resamples of the cases
     (with replacement, same size; resample ``i`` uses the ``i``-th draw of ``default_rng(seed)``).
     Resamples where a metric is undefined (e.g. AUROC with one class drawn) are left out of that
     metric's interval; ``[None, None]`` when fewer than 10 are left. A ``threshold`` chosen on
-    validation stays fixed over the resamples."""
+    validation stays fixed over the resamples. ``extra``: plugin metrics."""
     labels = np.asarray(labels)
     probs = np.asarray(probs)
     n = len(labels)
@@ -39,7 +43,7 @@ def bootstrap_intervals(
     rng = np.random.default_rng(seed)
     idx = np.stack([rng.integers(0, n, n) for _ in range(resamples)])
     parts = [resample_metrics(labels, probs, idx[i:i + CHUNK], class_names, positive_class=positive_class,
-                              calibration_bins=calibration_bins, threshold=threshold)
+                              calibration_bins=calibration_bins, threshold=threshold, extra=extra)
              for i in range(0, resamples, CHUNK)]
     alpha = (1 - confidence) / 2
     out: dict[str, list[float | None]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -15,8 +15,9 @@ def positive_of(class_names: list[str], positive_class: str | None) -> str:
     return positive_class if positive_class in class_names else class_names[-1]
 
 
-def _scored(k: int, threshold: float | None) -> list[Metric]:
-    return [m for m in METRICS if m.score is not None and m.applies(k, threshold)]
+def _scored(k: int, threshold: float | None, extra: Sequence[Metric] = ()) -> list[Metric]:
+    """The built-in metrics, then the plugin metrics ``extra``, that apply to ``k`` classes (and the threshold)."""
+    return [m for m in (*METRICS, *extra) if m.score is not None and m.applies(k, threshold)]
 
 
 def _named(values: dict[str, np.ndarray | float], metrics: list[Metric], class_names: list[str],
@@ -36,30 +37,30 @@ def _named(values: dict[str, np.ndarray | float], metrics: list[Metric], class_n
 
 def compute_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str], *,
                     positive_class: str | None = "malignant", calibration_bins: int = 15,
-                    threshold: float | None = None) -> dict[str, float]:
+                    threshold: float | None = None, extra: Sequence[Metric] = ()) -> dict[str, float]:
     """Every metric of the table that predictions define, from the libraries (scikit-learn,
     torchmetrics); per-class sensitivity and specificity for every class, ``positive_class`` first.
     With ``threshold`` (on the positive class's probability, chosen on validation) also the metrics
-    at that operating point."""
+    at that operating point; then the plugin metrics ``extra``."""
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     pos = positive_of(class_names, positive_class)
     cases = Cases(labels, probs, class_names.index(pos), calibration_bins, threshold)
-    metrics = _scored(len(class_names), threshold)
+    metrics = _scored(len(class_names), threshold, extra)
     values = {m.name: m.score(cases) for m in metrics}  # type: ignore[misc]
     return {k: float(v) for k, v in _named(values, metrics, class_names, pos)}  # type: ignore[arg-type]
 
 
 def resample_metrics(labels: np.ndarray, probs: np.ndarray, idx: np.ndarray, class_names: list[str], *,
                      positive_class: str | None = "malignant", calibration_bins: int = 15,
-                     threshold: float | None = None) -> dict[str, np.ndarray]:
+                     threshold: float | None = None, extra: Sequence[Metric] = ()) -> dict[str, np.ndarray]:
     """The metrics of :func:`compute_metrics` for each row of ``idx`` (B×n indices into the cases)."""
     y = np.asarray(labels, dtype=np.int64)[idx]
     p = np.asarray(probs, dtype=np.float64)[idx]
     pos = positive_of(class_names, positive_class)
     c = class_names.index(pos)
     resamples = Resamples(y, p, c, calibration_bins, threshold)
-    metrics = _scored(len(class_names), threshold)
+    metrics = _scored(len(class_names), threshold, extra)
     values: dict[str, np.ndarray] = {}
     for m in metrics:
         if m.batched is not None:
@@ -70,8 +71,8 @@ def resample_metrics(labels: np.ndarray, probs: np.ndarray, idx: np.ndarray, cla
     return dict(_named(values, metrics, class_names, pos))  # type: ignore[arg-type]
 
 
-def generalization_gap(train: dict[str, float], test: dict[str, float]) -> dict[str, float]:
-    """Train minus test, for every gap metric both have (positive = better on train, except where lower
-    is better)."""
-    return {k: float(train[k]) - float(test[k]) for k in gap_names()
+def generalization_gap(train: dict[str, float], test: dict[str, float], extra: Sequence[Metric] = ()) -> dict[str, float]:
+    """Train minus test, for every gap metric both have, plugin metrics ``extra`` included (positive = better
+    on train, except where lower is better)."""
+    return {k: float(train[k]) - float(test[k]) for k in gap_names() + [m.name for m in extra if m.gap]
             if k in train and k in test and np.isfinite(train[k]) and np.isfinite(test[k])}

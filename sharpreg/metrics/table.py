@@ -1,7 +1,9 @@
 """The one metric table: every metric sharpreg reports, with what the rest of the code needs to know.
 
 Monitors (``train.monitor``), the bootstrap, ``compare``, the sweep aggregate and every report read this
-table; adding a metric is one :class:`Metric` entry (plus its functions in ``definitions.py``).
+table; adding a built-in metric is one :class:`Metric` entry (plus its functions in ``definitions.py``).
+Plugin metrics (``MetricSpec``, listed in a recipe's ``[[metrics]]``) become entries of the same type
+(``metrics/plugins.py``); :func:`metric_of` finds installed ones by name.
 """
 
 from __future__ import annotations
@@ -75,10 +77,16 @@ _BY_NAME = {m.name: m for m in METRICS}
 
 
 def metric_of(name: str) -> Metric | None:
-    """The entry of ``name``, also of a per-class name such as ``sensitivity_benign``."""
+    """The entry of ``name``, also of a per-class name such as ``sensitivity_benign``, and of an installed
+    plugin metric."""
     if name in _BY_NAME:
         return _BY_NAME[name]
-    return next((m for m in METRICS if m.per_class and name.startswith(m.name + "_")), None)
+    found = next((m for m in METRICS if m.per_class and name.startswith(m.name + "_")), None)
+    if found is None:
+        from .plugins import installed
+
+        found = installed(name)
+    return found
 
 
 def names() -> list[str]:
@@ -109,13 +117,13 @@ def compare_defaults() -> list[str]:
 
 
 def label(name: str) -> str:
-    m = _BY_NAME.get(name)
-    return m.label if m else name.replace("_", " ")
+    m = _BY_NAME.get(name) or metric_of(name)
+    return m.label if m and m.name == name else name.replace("_", " ")
 
 
 def short(name: str) -> str:
-    m = _BY_NAME.get(name)
-    return m.short if m else name
+    m = _BY_NAME.get(name) or metric_of(name)
+    return m.short if m and m.name == name else name
 
 
 def ordered(found: list[str]) -> list[str]:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from ..registry import Registry, default_registry
 from .core import EvalConfig, MetaConfig, TrainConfig
 from .loader import RawRecipe, apply_overrides, load_raw, parse_override
-from .validate import Recipe, Selected, validate
+from .tables import Selected
+from .validate import Recipe, validate
 
 
 def load_recipe(

@@ -1,7 +1,7 @@
 """Map dotted TOML keys to the line that sets them (``tomllib`` keeps no positions).
 
-The scan understands table headers, dotted and quoted keys, comments and values that span lines
-(arrays, inline tables, multi-line strings). Keys inside inline tables resolve to the line of the
+The scan understands table headers (``[[array]]`` entries as ``array.0``, ``array.1``, ...), dotted
+and quoted keys, comments and values that span lines (arrays, inline tables, multi-line strings). Keys inside inline tables resolve to the line of the
 table's key, which is where a reader looks anyway.
 """
 
@@ -61,6 +61,7 @@ def _strip_strings_and_comment(line: str) -> str:
 def index_lines(text: str) -> dict[Path_, int]:
     """Dotted key path -> 1-based line number for every table header and key assignment."""
     index: dict[Path_, int] = {}
+    arrays: dict[Path_, int] = {}
     table: Path_ = ()
     depth = 0
     multiline: str | None = None
@@ -81,6 +82,10 @@ def index_lines(text: str) -> dict[Path_, int]:
             end = inner.find("]")
             table = _split_key(inner[:end])
             index.setdefault(table, lineno)
+            if line.startswith("[["):  # an array of tables: entry i is the path table + (str(i),)
+                count = arrays[table] = arrays.get(table, -1) + 1
+                table = table + (str(count),)
+                index[table] = lineno
             continue
         bare = _strip_strings_and_comment(raw)
         if "=" not in bare:

@@ -64,11 +64,17 @@ def display(path: Path) -> str:
 
 
 def _walk(data: dict[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
+    """Every key path of ``data``; the tables of an array of tables as ``key.0``, ``key.1``, ..."""
     out: list[KeyPath] = []
     for k, v in data.items():
         out.append(prefix + (k,))
         if isinstance(v, dict):
             out.extend(_walk(v, prefix + (k,)))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                if isinstance(item, dict):
+                    out.append(prefix + (k, str(i)))
+                    out.extend(_walk(item, prefix + (k, str(i))))
     return out
 
 

@@ -4,7 +4,9 @@ Each plugin table's ``name`` accepts exactly the spellings ``check`` accepts: a 
 distribution provides, and ``DIST:NAME`` for any provider (its distribution or plugin name, compared
 without regard to case or to ``-``/``_``/``.``). Then one ``if name is X then <X's params>`` per provider,
 which editors (Even Better TOML / Taplo) report precisely, unlike ``oneOf`` unions. A recipe that
-``extends`` another needs no table (the merged recipe is what ``check`` validates).
+``extends`` another needs no table (the merged recipe is what ``check`` validates). Arrays of tables
+(``[[metrics]]``) hold such objects; ``sharpness.rho_schedule`` names an installed schedule and
+``train.monitor`` a built-in or an installed plugin metric.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from ..kinds import recipe_kinds
+from ..kinds import PluginKind, list_kinds, recipe_kinds
+from ..metrics.table import monitor_choices
 from ..registry import REFERENCE, Provided, Registry, _norm
 from .validate import CORE_TABLES, SCHEMA_VERSION
 
@@ -51,15 +54,33 @@ def _plugin_table(kind_name: str, plural: str, providers: list[tuple[Provided, b
         "description": f"The {kind_name} plugin (`name`) and its parameters.",
         "properties": {"name": {"type": "string", "anyOf": [{"enum": unique}, *({"pattern": pat} for pat in patterns)],
                                 "description": f"Installed {plural} (NAME, or DIST:NAME where two distributions provide it)."}},
-        "allOf": [{"if": {"properties": {"name": {"pattern": pat}}, "required": ["name"]}, "then": ref}
-                  for pat, (_, _, ref) in zip(patterns, providers)],
+        **({"allOf": [{"if": {"properties": {"name": {"pattern": pat}}, "required": ["name"]}, "then": ref}
+                      for pat, (_, _, ref) in zip(patterns, providers)]} if providers else {}),  # no empty allOf
     }
+
+
+def _restrict(defs: dict[str, Any], key: str, allowed: dict[str, Any]) -> None:
+    """Every property ``key`` of the definitions gets ``allowed`` (an enum) in place of its free type."""
+    for sub in defs.values():
+        prop = sub.get("properties", {}).get(key)
+        if prop is not None:
+            for free in ("type", "anyOf", "json_schema_extra"):
+                prop.pop(free, None)
+            prop.update(allowed)
+
+
+def _providers(kind: PluginKind, registry: Registry, refs: dict[Any, Any],
+               plugin_models: dict[tuple[str, str, int], type[BaseModel]]) -> list[tuple[Provided, bool, dict[str, Any]]]:
+    """Each provider of ``kind``: whether it alone provides its name, and the reference to its parameters."""
+    table = str(kind.table)
+    return [(p, len(registry.providers(kind.name, p.spec.name)) == 1, refs[(plugin_models[(table, p.spec.name, i)], "validation")])
+            for i, p in enumerate(registry.all(kind.name))]
 
 
 def recipe_schema(registry: Registry) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a recipe file for the plugins in ``registry``."""
     plugin_models: dict[tuple[str, str, int], type[BaseModel]] = {}
-    for kind in recipe_kinds():
+    for kind in [*recipe_kinds(), *list_kinds()]:
         for i, provided in enumerate(registry.all(kind.name)):
             alone = len(registry.providers(kind.name, provided.spec.name)) == 1
             model_name = provided.spec.name if alone else f"{provided.spec.name}_{i}"
@@ -76,13 +97,19 @@ def recipe_schema(registry: Registry) -> dict[str, Any]:
     for table, model in CORE_TABLES.items():
         properties[table] = refs[(model, "validation")]
     for kind in recipe_kinds():
-        table = str(kind.table)
-        providers = [(p, len(registry.providers(kind.name, p.spec.name)) == 1,
-                      refs[(plugin_models[(table, p.spec.name, i)], "validation")])
-                     for i, p in enumerate(registry.all(kind.name))]
-        properties[table] = _plugin_table(kind.name, kind.plural, providers)
+        properties[str(kind.table)] = _plugin_table(kind.name, kind.plural, _providers(kind, registry, refs, plugin_models))
+    for kind in list_kinds():
+        items = _plugin_table(kind.name, kind.plural, _providers(kind, registry, refs, plugin_models))
+        properties[str(kind.table)] = {"type": "array", "description": f"{kind.plural.capitalize()} to use, each once.",
+                                       "items": {**items, "required": ["name"]}}
     required = ["schema_version", *(str(k.table) for k in recipe_kinds() if k.required)]
     named = {str(k.table): {"required": ["name"]} for k in recipe_kinds()}
+    defs = top.get("$defs", {})
+    schedules = registry.names("schedule")
+    _restrict(defs, "rho_schedule", {"anyOf": [
+        {"enum": schedules},
+        {"type": "object", "properties": {"name": {"enum": schedules}}, "required": ["name"]}]})
+    _restrict({"train": defs.get("TrainConfig", {})}, "monitor", {"enum": monitor_choices() + registry.names("metric")})
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://sharpreg.invalid/recipe.schema.json",
@@ -92,5 +119,5 @@ def recipe_schema(registry: Registry) -> dict[str, Any]:
         "if": {"required": ["extends"]},
         "else": {"required": required, "properties": named},
         "additionalProperties": False,
-        "$defs": top.get("$defs", {}),
+        "$defs": defs,
     }

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata as md
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,36 +13,22 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ValidationError
 
-from ..errors import PluginError, RecipeError, RecipeIssue
-from ..kinds import PluginKind, recipe_kinds
-from ..registry import Provided, Registry
-from ..specs import PluginParams, PluginSpec
+from ..errors import RecipeError, RecipeIssue
+from ..kinds import list_kinds, recipe_kinds
+from ..metrics.table import names as builtin_metrics
+from ..registry import Registry
 from .core import EvalConfig, LockConfig, MetaConfig, TrainConfig
 from .loader import KeyPath, RawRecipe
+from .migrate import migrate
+from .tables import Selected, plugin_list, plugin_table, pydantic_issues, rho_schedule
 
 CORE_TABLES: dict[str, type[BaseModel]] = {"meta": MetaConfig, "train": TrainConfig, "eval": EvalConfig,
                                            "lock": LockConfig}
 OPTIONAL_TABLES = ("lock",)
 """core tables that are absent (None) unless the recipe has them"""
-TOP_KEYS = ("schema_version", "requires", *CORE_TABLES, *(str(k.table) for k in recipe_kinds()))
+TOP_KEYS = ("schema_version", "requires", *CORE_TABLES,
+            *(str(k.table) for k in recipe_kinds()), *(str(k.table) for k in list_kinds()))
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Selected:
-    """A plugin chosen by a recipe table, with its validated parameters."""
-
-    table: str
-    name: str
-    """the plugin's name (without a distribution)"""
-    provided: Provided
-    params: PluginParams
-    written: str = ""
-    """the name as the recipe wrote it (``name`` or ``dist:name``)"""
-
-    @property
-    def spec(self) -> PluginSpec:
-        return self.provided.spec
 
 
 @dataclass(frozen=True)
@@ -57,9 +41,15 @@ class Recipe:
     model: Selected
     optimizer: Selected
     sharpness: Selected
+    loss: Selected
     train: TrainConfig
     eval: EvalConfig
     lock: LockConfig | None = None
+    metrics: tuple[Selected, ...] = ()
+    """the plugin metrics reported beside the built-in ones (``[[metrics]]``)"""
+    callbacks: tuple[Selected, ...] = ()
+    rho_schedule: Selected | None = None
+    """the radius schedule ``sharpness.rho_schedule`` names (None for a rule without a radius)"""
     requires: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
 
@@ -72,8 +62,12 @@ class Recipe:
         return self.meta.name or (self.path.stem if self.path else "recipe")
 
     def selected(self) -> list[Selected]:
-        """The plugin tables, in recipe order."""
+        """The plugin tables that choose one plugin each, in recipe order."""
         return [getattr(self, str(k.table)) for k in recipe_kinds()]
+
+    def listed(self) -> dict[str, tuple[Selected, ...]]:
+        """The arrays of plugin tables (``metrics``, ``callbacks``), in recipe order."""
+        return {str(k.table): getattr(self, str(k.table)) for k in list_kinds()}
 
     def resolved(self) -> dict[str, Any]:
         """The whole recipe with every default filled in (TOML-ready: no None values)."""
@@ -82,7 +76,9 @@ class Recipe:
             out["requires"] = list(self.requires)
         out["meta"] = self.meta.model_dump(mode="json") | {"name": self.name}
         for sel in self.selected():
-            out[sel.table] = {"name": sel.written or sel.name, **sel.params.model_dump(mode="json")}
+            out[sel.table] = sel.as_table()
+        for table, entries in self.listed().items():
+            out[table] = [sel.as_table() for sel in entries]
         out["train"] = self.train.model_dump(mode="json")
         out["eval"] = self.eval.model_dump(mode="json")
         if self.lock is not None:
@@ -95,13 +91,20 @@ class Recipe:
         out = self.resolved()
         for sel in self.selected():
             out[sel.table]["name"] = sel.provided.ref
+        for table, entries in self.listed().items():
+            for entry, sel in zip(out[table], entries):
+                entry["name"] = sel.provided.ref
         out.pop("requires", None)
-        ran = {sel.provided.plugin.dist: sel.provided.plugin.version for sel in self.selected()}
+        used = [*self.selected(), *(s for entries in self.listed().values() for s in entries)]
+        ran = {sel.provided.plugin.dist: sel.provided.plugin.version for sel in used}
         requires = pinned_requires(self.requires, {d: v for d, v in ran.items() if d and v})
         return {"schema_version": out.pop("schema_version"), **({"requires": requires} if requires else {}), **out}
 
     def provenance(self) -> list[dict[str, Any]]:
-        return [sel.provided.provenance() | {"table": sel.table} for sel in self.selected()]
+        chosen = [*self.selected(), *(s for entries in self.listed().values() for s in entries)]
+        if self.rho_schedule is not None:
+            chosen.append(self.rho_schedule)
+        return [sel.provided.provenance() | {"table": sel.table} for sel in chosen]
 
 
 def pinned_requires(requires: list[str], versions: dict[str, str]) -> list[str]:
@@ -138,72 +141,6 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
-def _pydantic_issues(raw: RawRecipe, prefix: KeyPath, exc: ValidationError, model: type[BaseModel]) -> list[RecipeIssue]:
-    issues = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + tuple(str(x) for x in err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            known = _known_keys(model, err["loc"][:-1])
-            near = difflib.get_close_matches(str(err["loc"][-1]), known, n=2, cutoff=0.6)
-            msg = "unknown key" + (f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else "")
-            msg += f" Known keys: {', '.join(known)}." if known else ""
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        issues.append(raw.issue(loc, msg))
-    return issues
-
-
-def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of ``model`` or of the nested model at ``loc``."""
-    current: Any = model
-    for part in loc:
-        fields = getattr(current, "model_fields", {})
-        if part not in fields:
-            return []
-        current = _model_in(fields[part].annotation)
-        if current is None:
-            return []
-    extra = ["name"] if issubclass(model, PluginParams) and not loc else []
-    return sorted(list(getattr(current, "model_fields", {})) + extra)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found:
-            return found
-    return None
-
-
-def _is_path_field(annotation: Any) -> bool:
-    if annotation is Path:
-        return True
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(_is_path_field(a) for a in typing.get_args(annotation))
-    return False
-
-
-def _resolve_paths(raw: RawRecipe, prefix: KeyPath, table: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """Relative paths in ``Path`` fields resolve against the folder of the file that set them."""
-    out = dict(table)
-    for key, f in model.model_fields.items():
-        value = out.get(key)
-        if isinstance(value, str) and value and _is_path_field(f.annotation):
-            p = Path(value).expanduser()
-            if not p.is_absolute():
-                origin = raw.origin(prefix + (key,))
-                base = origin.base_dir if origin else Path.cwd()
-                out[key] = str((base / p).resolve())
-        elif isinstance(value, dict):
-            sub = _model_in(f.annotation)
-            if sub is not None:
-                out[key] = _resolve_paths(raw, prefix + (key,), value, sub)
-    return out
-
-
 def check_requires(raw: RawRecipe) -> list[RecipeIssue]:
     """Each PEP 508 string in ``requires`` must be installed in a matching version."""
     reqs = raw.data.get("requires", [])
@@ -233,8 +170,8 @@ def _top_level_issues(raw: RawRecipe) -> list[RecipeIssue]:
     for key in raw.data:
         if key not in TOP_KEYS:
             near = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            issues.append(raw.issue((key,), f"unknown top-level key or table{hint} Allowed: {', '.join(TOP_KEYS)}."))
+            hint = f"; did you mean {near[0]!r}? Allowed" if near else "; allowed"
+            issues.append(raw.issue((key,), f"unknown top-level key or table{hint}: {', '.join(TOP_KEYS)}."))
     version = raw.data.get("schema_version")
     if version is None:
         issues.append(raw.issue(("schema_version",), "missing; put `schema_version = 1` at the top of the recipe"))
@@ -252,51 +189,35 @@ def _core_table(raw: RawRecipe, table: str, model: type[BaseModel], issues: list
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        issues.extend(_pydantic_issues(raw, (table,), exc, model))
+        issues.extend(pydantic_issues(raw, (table,), exc, model))
         return None
 
 
-def _plugin_table(raw: RawRecipe, kind: PluginKind, registry: Registry, issues: list[RecipeIssue]) -> Selected | None:
-    """Stage one: the plugin ``name`` against the registry; stage two: the table against its ``Params``."""
-    table = str(kind.table)
-    value = raw.data.get(table)
-    installed = ", ".join(registry.names(kind.name)) or "(none installed)"
-    if value is None:
-        if kind.required or kind.default is None:
-            issues.append(raw.issue((table,), f"missing table [{table}]; add it with name = one of: {installed}"))
-            return None
-        value = {"name": kind.default}
-    if not isinstance(value, dict):
-        issues.append(raw.issue((table,), f"must be a table ([{table}])"))
-        return None
-    name = value.get("name")
-    if not isinstance(name, str) or not name:
-        issues.append(raw.issue((table, "name"), f"missing; set name = one of: {installed}"))
-        return None
-    try:
-        provided = registry.get(kind.name, name)
-    except PluginError as exc:
-        issues.append(raw.issue((table, "name"), str(exc)))
-        return None
-    model = provided.spec.params
-    body = _resolve_paths(raw, (table,), {k: v for k, v in value.items() if k != "name"}, model)
-    try:
-        return Selected(table, provided.spec.name, provided, model.model_validate(body), written=name)
-    except ValidationError as exc:
-        issues.extend(_pydantic_issues(raw, (table,), exc, model))
-        return None
+def _monitor_issues(raw: RawRecipe, train: TrainConfig | None, metrics: tuple[Selected, ...]) -> list[RecipeIssue]:
+    """``train.monitor`` names a built-in metric or one the recipe reports with ``[[metrics]]``."""
+    if train is None:
+        return []
+    known = builtin_metrics() + [m.spec.name for m in metrics]
+    if train.monitor in known:
+        return []
+    return [raw.issue(("train", "monitor"), f"unknown metric {train.monitor!r}; choose one of: {', '.join(known)} "
+                                             "(a plugin metric must also be listed in [[metrics]])")]
 
 
 def validate(raw: RawRecipe, registry: Registry, overrides: list[str] | None = None) -> Recipe:
     """Validate ``raw`` against the core models and the registry's plugins; raise ``RecipeError``."""
-    issues = _top_level_issues(raw)
+    raw, issues = migrate(raw)
+    issues += _top_level_issues(raw)
     req_issues = check_requires(raw)
     if req_issues:  # a missing distribution would only add noise below
         raise RecipeError(issues + req_issues)
     core = {table: _core_table(raw, table, model, issues) for table, model in CORE_TABLES.items()
             if table not in OPTIONAL_TABLES or table in raw.data}
-    chosen = {str(k.table): _plugin_table(raw, k, registry, issues) for k in recipe_kinds()}
+    chosen = {str(k.table): plugin_table(raw, k, registry, issues) for k in recipe_kinds()}
+    listed = {str(k.table): plugin_list(raw, k, registry, issues) for k in list_kinds()}
+    schedule = rho_schedule(raw, chosen["sharpness"], registry, issues)
+    issues += _monitor_issues(raw, core["train"], listed["metrics"])  # type: ignore[arg-type]
     if issues:
         raise RecipeError(sorted(issues, key=_issue_order))
     return Recipe(raw=raw, requires=list(raw.data.get("requires", [])), overrides=list(overrides or []),
-                  **core, **chosen)  # type: ignore[arg-type]
+                  rho_schedule=schedule, **core, **chosen, **listed)  # type: ignore[arg-type]

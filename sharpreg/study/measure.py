@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from ..build import build_datamodule
+from ..build import build_datamodule, build_loss
 from ..errors import RunError
 from ..evaluation.inference import batch_inputs, loader
-from ..evaluation.step import build_loss, load_trained
+from ..evaluation.step import load_trained
 from ..runs import RunFolder
 from . import adaptive, hessian
 
@@ -100,7 +100,7 @@ def _measure(run: RunFolder, options: MeasureOptions) -> dict[str, Any]:
     dm.setup()
     batches = subset_batches(dm, options.samples, options.seed, options.batch_size, device)
     n = sum(len(y) for _, y in batches)
-    loss_fn = build_loss(recipe.train, dm.labels("train"), dm.num_classes, device)
+    loss_fn = build_loss(recipe, dm.num_classes, np.bincount(dm.labels("train"), minlength=dm.num_classes), device)
     params = [p for p in model.parameters() if p.requires_grad]
 
     def terms():

@@ -43,7 +43,8 @@ def finish(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: Training
         run.write_predictions(pred, parts.dm.class_names)
         summary.test, summary.test_ci = finite_or_none(test), ev.intervals(pred, threshold)
         train_eval = evaluate("train")
-        summary.train_eval, summary.generalization_gap = finite_or_none(train_eval), generalization_gap(train_eval, test)
+        summary.train_eval = finite_or_none(train_eval)
+        summary.generalization_gap = generalization_gap(train_eval, test, ev.extra_metrics)
     run.save_model(parts.model, {
         "recipe": recipe.name, "classes": json.dumps(parts.dm.class_names),
         "in_chans": str(parts.dm.in_chans), "image_size": str(parts.dm.image_size),

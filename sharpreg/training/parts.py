@@ -6,22 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..build import build_datamodule, build_model, build_optimizer, build_rule, model_inputs
+from ..build import (build_datamodule, build_loss, build_model, build_optimizer, build_rule, model_inputs,
+                     recipe_rho_schedule)
 from ..data.module import DataModule
 from ..devices import Placement, place
 from ..engine import SharpnessStep, StepOutput
 from ..errors import SharpregError
 from ..evaluation.inference import LossFn, batch_inputs
-from ..evaluation.step import Evaluator, build_loss
+from ..evaluation.step import Evaluator
 from ..recipe import Recipe
 from ..recipe.core import TrainConfig
+from ..specs import SchedulePlan
 from .batches import TrainBatches, batch_sizes, micro_batches, smallest_batch
 from .setup import lr_factor, seed_everything
-from .trackers import Trackers
 
 
 @dataclass
@@ -41,7 +43,7 @@ class LrSchedule:
             g["lr"] = base * lr_factor(self.train, step, self.total_steps, self.steps_per_epoch, base)
 
     def lr_range(self) -> tuple[float, float]:
-        """(smallest, first) learning rate of the first parameter group, for ``rho_schedule = "lr"``."""
+        """(smallest, first) learning rate of the first parameter group, for radius schedules."""
         lr0, total = self.base_lrs[0], self.total_steps
         lr_min = min(lr0 * lr_factor(self.train, s, total, self.steps_per_epoch, lr0)
                      for s in range(0, total, max(1, total // 200)))
@@ -104,7 +106,6 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     cfg = recipe.train
     placement = place(cfg.device, cfg.precision, cfg.num_workers)
     device = placement.device
-    Trackers.check(list(cfg.loggers))
     determinism = seed_everything(cfg.seed, cfg.deterministic)
     dm = build_datamodule(recipe)
     dm.setup()
@@ -118,9 +119,10 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     steps = len(batch_sizes(len(train_labels), cfg.batch_size, smallest))
     schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups],
                           min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps)
+    rho_schedule = recipe_rho_schedule(recipe, SchedulePlan(lr_range=schedule.lr_range(), total_steps=schedule.total_steps))
     engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=placement.precision,
-                           clip_grad_norm=cfg.clip_grad_norm, lr_range=schedule.lr_range(), device_type=device.type,
+                           clip_grad_norm=cfg.clip_grad_norm, rho_schedule=rho_schedule, device_type=device.type,
                            total_steps=schedule.total_steps)
-    loss_fn = build_loss(cfg, train_labels, dm.num_classes, device)
+    loss_fn = build_loss(recipe, dm.num_classes, np.bincount(train_labels, minlength=dm.num_classes), device)
     evaluator = Evaluator.for_recipe(recipe, model, placement, loss_fn, dm.class_names)
     return TrainingParts(placement, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator, smallest)

@@ -14,11 +14,13 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from ..build import build_callbacks
 from ..console import make_console
 from ..data.module import SPLITS, Split
 from ..errors import Interrupted, RunError, SharpregError
 from ..recipe import Recipe
 from ..runs import Predictions, RunFolder, Summary
+from .callbacks import Callbacks
 from .diagnostics import summarize_steps
 from .estimate import Estimate, Pace
 from .finish import finish
@@ -28,7 +30,6 @@ from .plan import make_plan, run_workload
 from .probe import first_step_problem
 from .progress import PLAIN_EVERY, EpochProgress, epoch_progress
 from .state import EpochState, TrainingState, restore, save_best, save_last
-from .trackers import Trackers
 
 log = logging.getLogger("sharpreg")
 
@@ -90,7 +91,7 @@ class Trainer:
 
     def _fit(self) -> Summary:
         handler = self.run.attach_log()
-        trackers: Trackers | None = None
+        callbacks: Callbacks | None = None
         try:
             try:
                 with stop_signals_interrupt():  # nothing to save yet: SIGTERM stops as Ctrl-C does
@@ -108,17 +109,17 @@ class Trainer:
                     raise  # nothing kept: `sharpreg run` removes the folder and says how to start again
                 raise self._interrupted(f"before training {'resumed' if self.resuming else 'began'}; the last "
                                         "checkpoint is kept") from None
-            trackers = Trackers(list(self.cfg.loggers), self.run, self.recipe.name)
-            trackers.log_params(self.recipe.resolved())
-            self._epochs(trackers)
+            callbacks = Callbacks(build_callbacks(self.recipe, self.run.path), self.run.path)
+            callbacks.on_start(self.recipe.resolved())
+            self._epochs(callbacks)
             try:
                 with stop_signals_interrupt():
                     return finish(self.run, self.recipe, self.parts, self.state, self.console, self.evaluate)
             except KeyboardInterrupt:
                 raise self._interrupted("during the final test evaluation, after the last epoch") from None
         finally:
-            if trackers is not None:
-                trackers.close()
+            if callbacks is not None:
+                callbacks.on_end()
             logging.getLogger("sharpreg").removeHandler(handler)
             handler.close()
 
@@ -176,14 +177,15 @@ class Trainer:
         self.pace = Pace(lambda e, s: run_workload(recipe, parts, e, s), parts.device.type, state.epoch, step,
                          self.steps_per_epoch)
 
-    def _epochs(self, trackers: Trackers) -> None:
+    def _epochs(self, callbacks: Callbacks) -> None:
         state = self.state
         start = state.session_start = time.perf_counter()
         try:
             with (graceful_interrupt(self.stop, self._notify),
                   epoch_progress(self.console, self.show_progress, self.progress_every) as bar):
                 while state.epoch < self.cfg.epochs and not state.stopped_early:
-                    trackers.log_metrics(self.train_epoch(state.epoch, bar), step=state.epoch)
+                    row = self.train_epoch(state.epoch, bar)
+                    callbacks.on_epoch_end(int(row["epoch"]), row)
         except KeyboardInterrupt:
             raise self._interrupted(f"during epoch {state.epoch + 1}; it continues from its last checkpoint") from None
         finally:

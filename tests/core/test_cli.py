@@ -153,7 +153,7 @@ def test_quickstart_run_leaves_its_run_folder(tmp_path: Path) -> None:
     assert tomllib.loads((out / "overrides.toml").read_text())["train"]["epochs"] == 1
     env = json.loads((out / "environment.json").read_text())
     assert {p["table"]: p["distribution"] for p in env["plugins"]} == {
-        "data": "sharpreg", "model": "sharpreg", "optimizer": "sharpreg", "sharpness": "sharpreg"}
+        "data": "sharpreg", "model": "sharpreg", "optimizer": "sharpreg", "sharpness": "sharpreg", "loss": "sharpreg"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs_run"] == 1 and 0.0 <= summary["test"]["accuracy"] <= 1.0
     assert "test set" in res.stdout + res.stderr

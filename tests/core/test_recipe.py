@@ -81,7 +81,7 @@ def test_every_error_reported_at_once_with_file_line_key(registry: Registry) -> 
     f = os.path.join("recipes", "bad.toml")
     assert got == [
         f"{f}:5 data.image_size: Input should be greater than or equal to 8",
-        f"{f}:6 data.colour: unknown key Known keys: augment, cache, channels, classes, fingerprint, generator_seed, image_size, "
+        f"{f}:6 data.colour: unknown key; known keys: augment, cache, channels, classes, fingerprint, generator_seed, image_size, "
         "name, native_size, noise, normalize, per_class, split.",
         f"{f}:13 optimizer.name: unknown optimizer 'adma'; did you mean 'adam' or 'adamw'? Installed optimizers: adam, adamw, sgd.",
         f"{f}:20 train.epochs: Input should be greater than or equal to 1",

@@ -6,15 +6,19 @@ import torch
 from torch import nn
 
 import sharpreg_plugins.rules as first_party
+from sharpreg.build import build_rho_schedule
 from sharpreg.engine import SharpnessStep
+from sharpreg.specs import SchedulePlan
 
 SPECS = {s.name: s for s in first_party.sharpreg_sharpness_rules()}
 
 
-def make_engine(model: nn.Module, name: str = "sam", *, opt: str = "sgd", lr: float = 0.05, **kw) -> SharpnessStep:
-    engine_kw = {k: kw.pop(k) for k in ("precision", "clip_grad_norm", "lr_range") if k in kw}
+def make_engine(model: nn.Module, name: str = "sam", *, opt: str = "sgd", lr: float = 0.05,
+                lr_range: tuple[float, float] | None = None, **kw) -> SharpnessStep:
+    engine_kw = {k: kw.pop(k) for k in ("precision", "clip_grad_norm") if k in kw}
     spec = SPECS[name]
     params = spec.params(**kw)
+    engine_kw["rho_schedule"] = build_rho_schedule(params, SchedulePlan(lr_range=lr_range or (0.0, lr)))
     if opt == "sgd":
         o = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     else:

@@ -166,7 +166,8 @@ def test_sam_holds_one_weight_sized_buffer():
         engine = make_engine(m, name)
         engine.step([images(0)], ce)
         sizes[name] = engine.peak_extra_bytes / sum(p.numel() * 4 for p in m.parameters())
-    assert sizes == {"none": 0, "sam": 1, "gsam": 2, "crsam": 3}
+    # SAM: the backup of w and the bfloat16 copy of g it released (for cos(g, g_p)); GSAM keeps g, CR-SAM g and g₊
+    assert sizes == {"none": 0, "sam": 1.5, "gsam": 2, "crsam": 3}
 
 
 def test_lr_schedule_sets_rho():

@@ -130,11 +130,15 @@ def test_the_table_answers_direction_gap_monitor_and_per_class_names() -> None:
     assert table.metric_of("accuracy_benign") is None and table.metric_of("nonsense") is None
     assert set(table.gap_names()) >= {"loss", "accuracy", "auroc"}
     assert table.ordered(["loss", "custom", "auroc"]) == ["auroc", "loss", "custom"]
-    from sharpreg.recipe.core import TrainConfig
+    from pathlib import Path
 
-    assert TrainConfig(monitor="ece").monitor == "ece"
-    with pytest.raises(ValueError, match="unknown metric 'aucroc'; choose one of: auroc"):
-        TrainConfig(monitor="aucroc")
+    from sharpreg.errors import RecipeError
+    from sharpreg.recipe import load_recipe
+
+    quickstart = Path(__file__).resolve().parents[2] / "recipes" / "quickstart.toml"
+    assert load_recipe(quickstart, ["train.monitor=ece"]).train.monitor == "ece"
+    with pytest.raises(RecipeError, match="unknown metric 'aucroc'; choose one of: auroc"):
+        load_recipe(quickstart, ["train.monitor=aucroc"])
 
 
 def test_brier_and_the_metrics_at_a_threshold_by_hand() -> None:

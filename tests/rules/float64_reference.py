@@ -1,5 +1,5 @@
 """The independent float64 reference of the rule tests: a linear model with MSE, its hand-derived
-gradient, list arithmetic, plain SGD and Adam, and the engine run it is compared with."""
+gradient, list arithmetic (with the kit's float64 SGD and Adam), and the engine run it is compared with."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import torch
 from torch import nn
 
 import sharpreg_plugins.rules as first_party
+from sharpreg.build import build_rho_schedule
 from sharpreg.engine import SharpnessStep
+from sharpreg.specs import SchedulePlan
+from sharpreg.testing import RefAdam, RefSGD
 
 SPECS = {s.name: s for s in first_party.sharpreg_sharpness_rules()}
 
@@ -52,32 +55,6 @@ def axpy(a: float, x: list[torch.Tensor], y: list[torch.Tensor]) -> list[torch.T
     return [a * xi + yi for xi, yi in zip(x, y)]
 
 
-class RefSGD:
-    def __init__(self, lr: float, momentum: float, wd: float) -> None:
-        self.lr, self.mu, self.wd, self.buf = lr, momentum, wd, None
-
-    def step(self, w, d):
-        d = [di + self.wd * wi for di, wi in zip(d, w)]
-        self.buf = d if self.buf is None else [self.mu * bi + di for bi, di in zip(self.buf, d)]
-        return [wi - self.lr * bi for wi, bi in zip(w, self.buf)]
-
-
-class RefAdam:
-    def __init__(self, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
-        self.lr, self.b1, self.b2, self.eps, self.t, self.m, self.v = lr, b1, b2, eps, 0, None, None
-
-    def step(self, w, d):
-        self.t += 1
-        if self.m is None:
-            self.m = [torch.zeros_like(x) for x in w]
-            self.v = [torch.zeros_like(x) for x in w]
-        self.m = [self.b1 * m + (1 - self.b1) * di for m, di in zip(self.m, d)]
-        self.v = [self.b2 * v + (1 - self.b2) * di * di for v, di in zip(self.v, d)]
-        mh = [m / (1 - self.b1**self.t) for m in self.m]
-        vh = [v / (1 - self.b2**self.t) for v in self.v]
-        return [wi - self.lr * m / (v.sqrt() + self.eps) for wi, m, v in zip(w, mh, vh)]
-
-
 def run_engine(name, kwargs, base, steps=3, lrs=None, lr_range=None, total_steps=None):
     """``steps`` steps of rule ``name`` on the linear model: (final weights, step outputs, params)."""
     spec = SPECS[name]
@@ -92,7 +69,8 @@ def run_engine(name, kwargs, base, steps=3, lrs=None, lr_range=None, total_steps
         if base == "sgd"
         else torch.optim.Adam(model.parameters(), lr=0.05)
     )
-    engine = SharpnessStep(model, opt, spec.factory(params), params, lr_range=lr_range, total_steps=total_steps)
+    schedule = build_rho_schedule(params, SchedulePlan(lr_range=lr_range or (0.0, opt.param_groups[0]["lr"])))
+    engine = SharpnessStep(model, opt, spec.factory(params), params, rho_schedule=schedule, total_steps=total_steps)
     outs = []
     for s in range(steps):
         if lrs is not None:

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 import sharpreg_plugins.rules as first_party
+from sharpreg.build import build_rho_schedule
 from sharpreg.engine import SharpnessStep
+from sharpreg.specs import SchedulePlan
 
 po = pytest.importorskip("pytorch_optimizer")
 SPECS = {s.name: s for s in first_party.sharpreg_sharpness_rules()}
@@ -33,7 +35,8 @@ def ours(name: str, sched=None, lr_range=None, **kw) -> nn.Module:
     opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
     lr_sched = sched(opt) if sched else None
     params = SPECS[name].params(**kw)
-    engine = SharpnessStep(m, opt, SPECS[name].factory(params), params, lr_range=lr_range)
+    schedule = build_rho_schedule(params, SchedulePlan(lr_range=lr_range or (0.0, 0.1)))
+    engine = SharpnessStep(m, opt, SPECS[name].factory(params), params, rho_schedule=schedule)
     for s in range(STEPS):
         engine.step([batch(s)], loss_fn)
         if lr_sched:

@@ -15,7 +15,7 @@ def reference_direction(name: str, p, w, x, t, rho: float):
         return g, None
     eps = p.eps
     if name == "asam":
-        T = [w[0].abs() + p.eta, torch.ones_like(w[1]) if p.scope == "weights_only" else w[1].abs() + p.eta]
+        T = [w[0].abs() + p.eta, w[1].abs() + p.eta if p.scope == "all" else torch.ones_like(w[1])]
         tg = [ti * gi for ti, gi in zip(T, g)]
         e = [rho * ti * ti * gi / (norm(tg) + eps) for ti, gi in zip(T, g)]
         return grad(axpy(1.0, e, w), x, t), None
