@@ -19,9 +19,11 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 def metric_rows(values: dict[str, Any], intervals: dict[str, Any], *, positive: str | None, classes: list[str],
                 gap: dict[str, float] | None = None) -> list[tuple[str, str, str, str]]:
-    """(metric, value, interval, train − test gap) rows: the table's metrics in order, then the
-    per-class sensitivity/specificity of the classes other than the positive one."""
-    keys = [k for k in table.names() if k in values]
+    """(metric, value, interval, train − test gap) rows: the table's metrics in order, the recipe's plugin
+    metrics, then the per-class sensitivity/specificity of the classes other than the positive one."""
+    builtin = table.names()
+    keys = [k for k in builtin if k in values]
+    keys += [k for k in values if k not in builtin and ((m := table.metric_of(k)) is None or m.name == k)]
     keys += [k for k in values if (m := table.metric_of(k)) is not None and m.per_class and k != m.name
              and k != f"{m.name}_{positive}"]
     rows = []

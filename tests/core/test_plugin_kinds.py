@@ -133,3 +133,12 @@ def test_callbacks_report_a_missing_package_in_one_line(tmp_path, monkeypatch):
     spec = {s.name: s for s in callbacks.sharpreg_callbacks()}["mlflow"]
     with pytest.raises(Exception, match=r"pip install 'sharpreg\[mlflow\]'"):
         spec.factory(spec.params(), callbacks.CallbackContext(tmp_path, "x"))
+
+
+def test_the_run_summary_table_shows_plugin_metrics():
+    from sharpreg.reporting.tables import metric_rows
+
+    values = {"auroc": 0.8, "auprc": 0.7, "sensitivity": 0.6, "sensitivity_malignant": 0.6, "sensitivity_benign": 0.5}
+    rows = metric_rows(values, {"auprc": [0.6, 0.8]}, positive="malignant", classes=["benign", "malignant"])
+    assert [r[0] for r in rows] == ["auroc", "sensitivity (malignant)", "auprc", "sensitivity_benign"]
+    assert rows[2][1:3] == ("0.700", "0.600 – 0.800")
