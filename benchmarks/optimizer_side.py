@@ -19,8 +19,10 @@ from torch import nn
 
 import sharpreg_plugins.optimizers as first_party_optimizers
 import sharpreg_plugins.rules as first_party_rules
-from sharpreg.engine import SharpnessStep
-from sharpreg.engine import ops
+from sharpreg import RuleParams, SchedulePlan
+from sharpreg.build import build_rho_schedule
+from sharpreg.engine import SharpnessStep, ops
+from sharpreg.engine.diagnostics import CleanGradientCopy
 
 RULE_SPECS = {s.name: s for s in first_party_rules.sharpreg_sharpness_rules()}
 SGD = next(s for s in first_party_optimizers.sharpreg_optimizers() if s.name == "sgd")
@@ -52,28 +54,43 @@ FLOOR_P: dict[str, dict[int, int]] = {
     # that sweep (3); base step with g_s. Reuse step: ‖g‖ (1); d = g + s g_v reads g, g_v, writes d (3)
     "looksam": {2: 5 + 2 + 2 + 3 + 5, 1: 1 + 3 + 5},
     "rst": {2: 5 + 2 + 5, 1: 5},
+    # the engine backs up and restores every tensor (2 + 2); the ascent touches only the normalization
+    # layers' tensors (0.2 % of ResNet-50's bytes, not counted)
+    "sam_on": {2: 5 + 2 + 2},
 }
 
 
-def resnet50_shapes() -> list[torch.Size]:
+def engine(model: nn.Module, optimizer: torch.optim.Optimizer, name: str) -> SharpnessStep:
+    """Rule ``name`` with the benchmark's settings and its radius schedule (for a constant lr 0.01)."""
+    spec = RULE_SPECS[name]
+    config = spec.params(**SETTINGS.get(name, {}))
+    schedule = build_rho_schedule(config, SchedulePlan(lr_range=(0.01, 0.01))) if isinstance(config, RuleParams) else None
+    return SharpnessStep(model, optimizer, spec.factory(config), config, rho_schedule=schedule)
+
+
+def resnet50() -> nn.Module:
     import torchvision
 
-    return [p.shape for p in torchvision.models.resnet50(weights=None).parameters()]
+    return torchvision.models.resnet50(weights=None)
 
 
 class Fake:
-    """Parameters of the given shapes and stored gradients that stand in for backward passes.
+    """A model's parameters and stored gradients that stand in for backward passes (the model gives the
+    parameters their names and roles: ASAM's scope and SAM-ON select by them).
 
     ``backward(k)`` writes the stored gradient of pass ``k`` like autograd would (into the existing
     ``.grad`` or a new tensor) and adds its own duration to ``excluded_s``, which the timing
     subtracts: what remains is the optimizer side only.
     """
 
-    def __init__(self, shapes: list[torch.Size], passes: int = 3) -> None:
+    def __init__(self, module: nn.Module, passes: int = 3) -> None:
         gen = torch.Generator().manual_seed(0)
-        self.params = [nn.Parameter(torch.randn(s, generator=gen) * 0.05) for s in shapes]
-        self.stored = [[torch.randn(s, generator=gen) * 1e-3 for s in shapes] for _ in range(passes)]
-        self.module = nn.ParameterList(self.params)
+        self.module = module
+        self.params = list(module.parameters())
+        with torch.no_grad():
+            for p in self.params:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+        self.stored = [[torch.randn(p.shape, generator=gen) * 1e-3 for p in self.params] for _ in range(passes)]
         self.excluded_s = 0.0
         self.copy_target = [torch.empty_like(p) for p in self.params]
         self.bytes = ops.tensor_bytes(self.params)
@@ -97,6 +114,19 @@ class Fake:
             best = min(best, clock() - t)
         return 2 * self.bytes / best
 
+    def cos_copy_seconds(self, reps: int = 3) -> float:
+        """The engine's cos(g, g_p) bookkeeping for a rule that releases g: its bfloat16 copy of g and the
+        copy's dot product with g_p (‖g‖ and ‖g_p‖ are taken anyway), the fastest of ``reps``."""
+        copy = CleanGradientCopy()
+        holder = type("Ctx", (), {"grads": [self.stored[0]]})()  # before_ascent reads ctx.grads[0] only
+        best = float("inf")
+        for _ in range(reps + 1):  # the first call allocates the copy
+            t = clock()
+            copy.before_ascent(holder)  # type: ignore[arg-type]
+            float(ops.dot(copy.buffers, self.stored[1]))
+            best = min(best, clock() - t)
+        return best
+
     def sgd(self, params: list[torch.Tensor] | None = None) -> torch.optim.Optimizer:
         """The base optimizer a recipe gets: the ``sgd`` plugin (fused where torch has it)."""
         return SGD.factory([{"params": params or self.params}], SGD.params(lr=0.01, momentum=0.9))
@@ -115,10 +145,8 @@ class Ours:
     """A sharpreg rule driven through the engine's phases on the stand-in parameters."""
 
     def __init__(self, fake: Fake, name: str) -> None:
-        spec = RULE_SPECS[name]
-        params = spec.params(**SETTINGS.get(name, {}))
         self.fake, self.name = fake, name
-        self.engine = SharpnessStep(fake.module, fake.sgd(), spec.factory(params), params)
+        self.engine = engine(fake.module, fake.sgd(), name)
         self._loss = torch.zeros(())
 
     def run(self, steps: int) -> Timed:
@@ -208,17 +236,19 @@ def measure_rounds(names: list[str], rounds: int, steps: int,
                    progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Every rule (then every reference) ``steps`` steps per round, interleaved; the copy bandwidth
     at the start of each round. Returns the per-round samples."""
-    fake = Fake(resnet50_shapes())
+    fake = Fake(resnet50())
     ours = {n: Ours(fake, n) for n in names}
     refs = references(fake, names)
     for runner in [*ours.values(), *refs.values()]:  # warm-up (allocations; a whole LookSAM cycle)
         runner.run(steps)
     for p in fake.params:
         p.grad = None
-    out: dict[str, Any] = {"bandwidth": [], "ours": {n: [] for n in ours}, "reference": {n: [] for n in refs}}
+    out: dict[str, Any] = {"bandwidth": [], "cos_copy": [], "ours": {n: [] for n in ours},
+                           "reference": {n: [] for n in refs}}
     for r in range(rounds):
         progress(f"optimizer side, round {r + 1}/{rounds}")
         out["bandwidth"].append(fake.copy_bandwidth())
+        out["cos_copy"].append(fake.cos_copy_seconds() * out["bandwidth"][-1] / (2 * fake.bytes))
         for n, runner in ours.items():  # each rule, then its reference right after it
             out["ours"][n].append(runner.run(steps))
             for p in fake.params:

@@ -14,7 +14,10 @@
 * Times are the process's CPU time (``time.process_time``): run with ``--threads 1`` so that time spent
   descheduled on a shared machine is not counted. The load average at the start and end is reported.
 * ``extra_memory_bytes``: the most the engine and the rule held beyond the weights and the current
-  gradient (the backup of w, kept per-pass gradients, LookSAM's stored component).
+  gradient (the backup of w, kept per-pass gradients, LookSAM's stored component, the engine's bfloat16
+  copy of g for rules that release it).
+* ``cos copy``: what logging an honest cos(g, g_p) costs a rule that releases g (SAM, ASAM, SAM-ON): the
+  engine's bfloat16 copy of g and its dot product with g_p, in float32 weight copies (per round).
 
 Usage::
 
@@ -33,10 +36,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from optimizer_side import RULE_SPECS, SETTINGS, SGD, clock, measure_rounds
-from sharpreg.engine import SharpnessStep
+from optimizer_side import RULE_SPECS, SETTINGS, SGD, clock, engine, measure_rounds
 
-RULES = ["none", "sam", "asam", "gsam", "wsam", "crsam", "looksam", "rst"]
+RULES = ["none", "sam", "asam", "sam_on", "gsam", "wsam", "crsam", "looksam", "rst"]
 #: the issue's targets: step time / none's, and optimizer side / bandwidth floor
 TARGETS = {"looksam": 1.3, "rst": 1.55, "sam": 2.05, "asam": 2.05, "gsam": 2.05, "wsam": 2.05}
 BANDWIDTH_TARGET = 0.7
@@ -82,9 +84,7 @@ class FullStep:
                              lr=0.01, momentum=0.9)
             self.step = self._reference_step
         else:
-            spec = RULE_SPECS[name]
-            params = spec.params(**SETTINGS.get(name, {}))
-            self.engine = SharpnessStep(model, opt, spec.factory(params), params)
+            self.engine = engine(model, opt, name)
             self.step = self._engine_step
         self.model, self.opt, self.batch, self.forwards = model, opt, batch, 0
 
@@ -223,13 +223,16 @@ def main(argv: list[str] | None = None) -> int:
         f"bytes / time / copy bandwidth (target >= {BANDWIDTH_TARGET})"
     )
     print_table(rows, opt_side["parameter_bytes"])
+    cos = spread(opt_side["cos_copy"])
+    print(f"cos(g, g_p) for a rule that releases g (bfloat16 copy of g, its dot with g_p): {cos['median']:.2f} float32 "
+          f"weight copies per step [{cos['min']:.2f}-{cos['max']:.2f}]; memory 0.5 ×w")
     if args.json:
         payload = {
             "torch": torch.__version__, "threads": torch.get_num_threads(), "quick": args.quick,
             "load_average": {"start": load_before, "end": load_after}, "cpus": os.cpu_count(),
             "full_step": {"batch": batch, "size": size, "rounds": rounds, "steps_per_round": steps},
             "optimizer_side": {"parameters": opt_side["parameters"], "rounds": opt_rounds, "steps_per_round": opt_steps},
-            "copy_bandwidth_gbs": bw, "settings": SETTINGS,
+            "copy_bandwidth_gbs": bw, "cos_copy_in_weight_copies": cos, "settings": SETTINGS,
             "targets": {"step_ratio": TARGETS, "bandwidth_fraction": BANDWIDTH_TARGET}, "rules": rows,
         }
         with open(args.json, "w", encoding="utf-8") as f:
