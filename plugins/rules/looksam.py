@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import BaseRule, StepContext, l2_radius, sam_ascent
 from sharpreg.engine import ops
 
 from ._params import RadiusParams
@@ -46,6 +46,8 @@ class LookSAMParams(RadiusParams):
 
 class LookSAM(BaseRule):
     config: LookSAMParams
+    radius = staticmethod(l2_radius)  # ‖e‖ = rho on its SAM steps
+    keeps_clean_grad = True  # g is needed in combine: no copy for the diagnostics
 
     def __init__(self, config: LookSAMParams) -> None:
         super().__init__(config)

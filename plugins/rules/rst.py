@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from sharpreg.engine import BaseRule, StepContext, sam_ascent
+from sharpreg.engine import BaseRule, StepContext, l2_radius, sam_ascent
 from sharpreg.errors import SharpregError
 
 from ._params import RadiusParams
@@ -46,6 +46,7 @@ class RSTParams(RadiusParams):
 
 class RST(BaseRule):
     config: RSTParams
+    radius = staticmethod(l2_radius)  # ‖e‖ = rho on its SAM steps
 
     def __init__(self, config: RSTParams) -> None:
         super().__init__(config)
