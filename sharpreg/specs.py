@@ -43,9 +43,7 @@ class PluginParams(BaseModel):
         return within_float32(value)
 
 
-# ---------------------------------------------------------------------------------------------
-# Sharpness rules
-# ---------------------------------------------------------------------------------------------
+# -- Sharpness rules --------------------------------------------------------------------------
 class EngineParams(PluginParams):
     """Options of the multi-pass step engine that every rule's ``[sharpness]`` table accepts."""
 
@@ -106,9 +104,7 @@ class RuleParams(EngineParams):
         return {k: v for k, v in value.items() if k != "name"} if isinstance(value, dict) else {}
 
 
-# ---------------------------------------------------------------------------------------------
-# Base optimizers
-# ---------------------------------------------------------------------------------------------
+# -- Base optimizers --------------------------------------------------------------------------
 class OptimizerParams(PluginParams):
     """Base for base-optimizer parameters."""
 
@@ -119,9 +115,7 @@ class OptimizerParams(PluginParams):
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Models
-# ---------------------------------------------------------------------------------------------
+# -- Models -----------------------------------------------------------------------------------
 class ModelParams(PluginParams):
     """Base for model parameters; ``in_chans`` and ``num_classes`` come from the data set."""
 
@@ -140,9 +134,7 @@ class ModelInputs:
     image_size: int
 
 
-# ---------------------------------------------------------------------------------------------
-# Data sets
-# ---------------------------------------------------------------------------------------------
+# -- Data sets --------------------------------------------------------------------------------
 class AugmentParams(PluginParams):
     """Training-time augmentation (applied to the training split only)."""
 
@@ -240,9 +232,7 @@ class DataParams(PluginParams):
         return value
 
 
-# ---------------------------------------------------------------------------------------------
-# Losses, metrics, callbacks, radius schedules, commands
-# ---------------------------------------------------------------------------------------------
+# -- Losses, metrics, callbacks, radius schedules, commands -----------------------------------
 class LossParams(PluginParams):
     """Base for loss parameters."""
 
@@ -290,9 +280,7 @@ class CommandParams(PluginParams):
     """The parameter model of a command (commands take command-line arguments, not recipe keys)."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Spec objects
-# ---------------------------------------------------------------------------------------------
+# -- Spec objects -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PluginSpec:
     """Common fields of every spec. Subclasses fix ``kind`` (a name in ``sharpreg.kinds.KINDS``) and

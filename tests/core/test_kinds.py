@@ -19,8 +19,8 @@ def test_every_hook_belongs_to_one_kind_and_every_kind_has_a_hook() -> None:
 def test_recipe_tables_and_cli_names_come_from_the_table() -> None:
     assert [k.table for k in recipe_kinds()] == ["data", "model", "optimizer", "sharpness", "loss"]
     assert [k.table for k in list_kinds()] == ["metrics", "callbacks"]
-    assert set(TOP_KEYS) == {"schema_version", "requires", "meta", "train", "eval",
+    assert set(TOP_KEYS) == {"schema_version", "requires", "meta", "train", "eval", "lock",
                              *(k.table for k in recipe_kinds()), *(k.table for k in list_kinds())}
     assert kind_of("sharpness") is kind_of("rules") is kind_of("rule")
     assert kind_of("data").name == "dataset"
-    assert {k.name for k in KINDS if k.table is None} == {"schedule", "command"}
+    assert {k.name for k in KINDS if k.table is None} == {"schedule", "command", "recipe"}

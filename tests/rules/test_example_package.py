@@ -52,10 +52,10 @@ def test_the_example_ships_a_recipe_that_extends_sharpregs(installed_example):
     from sharpreg.recipe import load_recipe
 
     reg = Registry.discover(strict=True)
-    assert reg.get("recipe", "friendly_busi").plugin.dist == "sharpreg-example-rule"
-    recipe = load_recipe("sharpreg-example-rule:friendly_busi", registry=reg)
+    assert reg.get("recipe", "friendly_busi").plugin.dist == "sharpreg-example"
+    recipe = load_recipe("sharpreg-example:friendly_busi", registry=reg)
     assert (recipe.sharpness.name, recipe.model.params.arch, recipe.optimizer.name) == ("friendly_sam", "resnet50", "adam")
-    assert recipe.pinned()["sharpness"]["name"] == "sharpreg-example-rule:friendly_sam"
+    assert recipe.pinned()["sharpness"]["name"] == "sharpreg-example:friendly_sam"
 
 
 def test_the_kit_catches_a_broken_rule(installed_example):
