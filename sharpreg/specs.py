@@ -232,54 +232,6 @@ class DataParams(PluginParams):
         return value
 
 
-# -- Losses, metrics, callbacks, radius schedules, commands -----------------------------------
-class LossParams(PluginParams):
-    """Base for loss parameters."""
-
-
-@dataclass(frozen=True)
-class LossContext:
-    """What the core tells a loss factory besides its parameters."""
-
-    num_classes: int
-    class_counts: tuple[int, ...] | None = None
-    """images per class in the training split; None when unknown (a model scored on another data set)"""
-
-
-class MetricParams(PluginParams):
-    """Base for metric parameters."""
-
-
-class CallbackParams(PluginParams):
-    """Base for callback parameters."""
-
-
-@dataclass(frozen=True)
-class CallbackContext:
-    """What the core tells a callback factory: the run folder and the recipe's name."""
-
-    run_path: Path
-    recipe_name: str
-
-
-class ScheduleParams(PluginParams):
-    """Base for radius-schedule parameters (set in ``sharpness.rho_schedule = { name = ..., ... }``)."""
-
-
-@dataclass(frozen=True)
-class SchedulePlan:
-    """What the core tells a radius schedule about the run."""
-
-    lr_range: tuple[float, float] = (0.0, 0.0)
-    """(smallest, largest) learning rate of the run's first parameter group"""
-    total_steps: int | None = None
-    """optimizer steps the run plans (None: unknown, e.g. in a user's own loop)"""
-
-
-class CommandParams(PluginParams):
-    """The parameter model of a command (commands take command-line arguments, not recipe keys)."""
-
-
 # -- Spec objects -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PluginSpec:
@@ -420,3 +372,9 @@ class RecipeSpec:
     @property
     def path(self) -> Path:
         return Path(self.resource)
+
+
+# The parameter bases and contexts of losses, metrics, callbacks, radius schedules and commands (kept in
+# their own module for size), importable from here like every other spec type.
+from .kind_params import (CallbackContext, CallbackParams, CommandParams, LossContext, LossParams,  # noqa: E402, F401
+                          MetricParams, ScheduleParams, SchedulePlan)
