@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .specs import PluginParams
+from .params_base import PluginParams
 
 
 class LossParams(PluginParams):

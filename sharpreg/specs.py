@@ -13,36 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .kind_params import (CallbackContext, CallbackParams, CommandParams, LossContext, LossParams,  # noqa: F401
+                          MetricParams, ScheduleParams, SchedulePlan)
+from .params_base import FLOAT32_MAX, PluginParams, within_float32  # noqa: F401
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 FINGERPRINT_PATTERN = r"^sha256:[0-9a-f]{64}$"
 #: largest seed a recipe may give (every random number generator sharpreg feeds takes it)
 MAX_SEED = 2**32 - 1
-#: largest magnitude of a number in a recipe: tensors are float32, and torch cannot convert a larger one
-FLOAT32_MAX = 3.4028234663852886e38
-
-
-def within_float32(value: Any) -> Any:
-    """``value`` (a number or a list of them) when every float in it fits a float32 tensor."""
-    items = value if isinstance(value, (list, tuple)) else (value,)
-    if any(isinstance(x, float) and abs(x) > FLOAT32_MAX for x in items):
-        raise ValueError(f"is too large: at most {FLOAT32_MAX:.3g} in magnitude (tensors hold float32)")
-    return value
-
-
-class PluginParams(BaseModel):
-    """Base of every plugin's parameter model: unknown keys are errors, values are checked, numbers are
-    finite (``inf`` and ``nan`` never pass)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
-
-    @field_validator("*")
-    @classmethod
-    def _fits_float32(cls, value: Any) -> Any:
-        return within_float32(value)
-
-
 # -- Sharpness rules --------------------------------------------------------------------------
 class EngineParams(PluginParams):
     """Options of the multi-pass step engine that every rule's ``[sharpness]`` table accepts."""
@@ -372,9 +352,3 @@ class RecipeSpec:
     @property
     def path(self) -> Path:
         return Path(self.resource)
-
-
-# The parameter bases and contexts of losses, metrics, callbacks, radius schedules and commands (kept in
-# their own module for size), importable from here like every other spec type.
-from .kind_params import (CallbackContext, CallbackParams, CommandParams, LossContext, LossParams,  # noqa: E402, F401
-                          MetricParams, ScheduleParams, SchedulePlan)
