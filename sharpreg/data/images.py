@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from monai import transforms as mt
 from torch.utils.data import Dataset
 
@@ -20,7 +21,10 @@ from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_so
 from .io import LoadImageFiled, as_text, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
+from .augment import AUGMENT_KEY
+from .augment import apply as apply_augmentation
 from .content import ContentIndex
+from .diskcache import cache_key, source_key
 from .identity import pixel_hash
 from .pipeline import Reseeded, image_dataset, one_thread
 from .splits import assign_splits, check_no_straddle, fold_numbers, place_twins
@@ -331,16 +335,22 @@ class ImageDataModule(DataModule):
         return [{"image": it.source, "label": it.label, "id": it.id, **self.record_extras(it)}
                 for it in self.items_of(split)]
 
-    def dataset(self, split: Split, *, train_transforms: bool | None = None) -> Dataset:
+    def dataset(self, split: Split, *, train_transforms: bool | None = None, defer_augmentation: bool = False) -> Dataset:
+        """With ``defer_augmentation`` the training items carry their augmentation draws under
+        ``"augment"`` instead of being augmented; :meth:`augment_batch` applies them to a batch."""
         augment = (split == "train") if train_transforms is None else train_transforms
-        key = (split, augment)
+        defer = augment and defer_augmentation
+        key = (split, augment, defer)
         if key not in self._datasets:
             pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans, self.intensity_transforms())
-            aug = tf.augmentation(self.params.augment) if augment else []
+            aug = tf.augmentation(self.params.augment, defer=defer) if augment else []
             chain = mt.Compose([*pre, *aug])
+            items = self.items_of(split)
             records = self._records(split)
+            mode = self.cache_mode()
+            keys = self._cache_keys(items) if mode == "disk" else None
             try:
-                ds = image_dataset(records, chain, cache=self.params.cache == "memory")
+                ds = image_dataset(records, chain, cache=mode, keys=keys)
                 if augment:
                     ds.aug_seed, ds.epoch = self.context.seed, self._epoch
             except Exception as err:
@@ -350,6 +360,25 @@ class ImageDataModule(DataModule):
                 raise
             self._datasets[key] = ds
         return self._datasets[key]
+
+    def cache_mode(self) -> str:
+        """``data.cache`` with ``auto`` decided: the disk for images decoded from files."""
+        mode = self.params.cache
+        return ("disk" if self.probe_images else "memory") if mode == "auto" else mode
+
+    def _cache_keys(self, items: list[Item]) -> list[str]:
+        """Disk-cache keys: each image's content (its probe's pixel hash, else its source) and how it is
+        prepared (this data set's class and parameters, less the split, augmentation and cache choice)."""
+        params = self.params.model_dump_json(exclude={"split", "augment", "cache"})
+        signature = f"{type(self).__module__}.{type(self).__qualname__}:{params}"
+        return [cache_key(source_key(it.source, getattr(self.probes.get(it.id), "pixels", None),
+                                     self.record_extras(it)), signature) for it in items]
+
+    @staticmethod
+    def augment_batch(images: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        """Apply the augmentation draws a deferred data set put in ``batch`` to ``images`` (any device)."""
+        draws = batch.get(AUGMENT_KEY)
+        return images if draws is None else apply_augmentation(images, draws)
 
     def set_epoch(self, epoch: int) -> None:
         """Epoch ``epoch``'s augmentation: item i of it draws the same transforms on every run, resume
