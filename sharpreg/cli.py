@@ -38,10 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .launch import launch_rank, launched
+
     follow_parent()  # a sweep's run ends with the sweep
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the other processes of a torchrun run say nothing: rank 0 reports for all
+    err = err_console if launch_rank() == 0 else make_console(stderr=True, quiet=True)
     if not getattr(args, "func", None):
+        if launched():
+            err.print(styled(("error:", "bold red"), " torchrun started sharpreg without a command; use torchrun "
+                             "--nproc-per-node N -m sharpreg run RECIPE"))
+            return 2
         parser.print_help()
         return 0
     if args.no_plugins:
@@ -52,15 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RecipeError as exc:
         n = len(exc.issues)
-        err_console.print(styled(("error:", "bold red"), f" the recipe has {n} problem{'s' if n != 1 else ''}:"))
+        err.print(styled(("error:", "bold red"), f" the recipe has {n} problem{'s' if n != 1 else ''}:"))
         for issue in exc.issues:
-            err_console.print(f"  {issue}")
+            err.print(f"  {issue}")
         return exc.exit_code
     except SharpregError as exc:
-        err_console.print(styled(("error:", "bold red"), " ", str(exc)))
+        err.print(styled(("error:", "bold red"), " ", str(exc)))
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print(styled(("interrupted", "yellow")))
+        err.print(styled(("interrupted", "yellow")))
         return 130
 
 

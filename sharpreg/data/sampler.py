@@ -12,7 +12,6 @@ step's collectives). Indices come as ``(epoch, index)`` pairs: a worker process 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import torch
@@ -33,11 +32,16 @@ class GlobalBatches(Sampler[list[tuple[int, int]]]):
     """Batches of one process: ``steps`` per epoch of ``batch_size`` images over all processes."""
 
     def __init__(self, n: int, batch_size: int, seed: int, *, rank: int = 0, world: int = 1,
-                 max_steps: int | None = None) -> None:
+                 max_steps: int | None = None, sizes: list[int] | None = None) -> None:
+        """``sizes``: the global batches' sizes (default: ``batch_size`` each, the last one shorter)."""
         if n < 1 or batch_size < 1 or not 0 <= rank < world:
             raise ValueError(f"bad sampler shape: n={n}, batch_size={batch_size}, rank={rank}, world={world}")
         self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
-        steps = math.ceil(n / batch_size)
+        self.sizes = sizes or [min(batch_size, n - s) for s in range(0, n, batch_size)]
+        if sum(self.sizes) != n:
+            raise ValueError(f"batch sizes {self.sizes} do not add up to {n} images")
+        self.starts = [sum(self.sizes[:k]) for k in range(len(self.sizes))]
+        steps = len(self.sizes)
         self.steps = min(steps, max_steps) if max_steps else steps
         self.epoch, self.start = 0, 0
 
@@ -51,7 +55,7 @@ class GlobalBatches(Sampler[list[tuple[int, int]]]):
 
     def global_size(self, step: int) -> int:
         """Images in step ``step`` over all processes."""
-        return min(self.batch_size, self.n - step * self.batch_size)
+        return self.sizes[step]
 
     def local_size(self, step: int) -> int:
         """This process's real images in step ``step`` (0: it holds one padding image)."""
@@ -67,7 +71,7 @@ class GlobalBatches(Sampler[list[tuple[int, int]]]):
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         order = epoch_order(self.n, self.seed, self.epoch)
         for step in range(self.start, self.steps):
-            batch = order[step * self.batch_size : (step + 1) * self.batch_size]
+            batch = order[self.starts[step] : self.starts[step] + self.sizes[step]]
             lo, hi = self._bounds(len(batch))
             part = batch[lo:hi] or batch[:1]
             yield [(self.epoch, i) for i in part]

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from ..build import build_model, model_inputs
+from ..distributed import SINGLE, Replicas, gather
 from ..errors import RunError
 from ..metrics import bootstrap_intervals, compute_metrics
 from ..recipe import Recipe
@@ -18,7 +19,7 @@ from ..recipe.core import EvalConfig, TrainConfig
 from ..runs import Predictions, RunFolder
 from ..runs.export import ExportedModel
 from ..runs.folder import Weights
-from .inference import LossFn, predict
+from .inference import LossFn, merge, predict
 
 
 def build_loss(train: TrainConfig | None, train_labels: np.ndarray | None = None, num_classes: int = 0,
@@ -74,16 +75,26 @@ class Evaluator:
     batch_size: int
     precision: str = "fp32"
     num_workers: int = 0
+    replicas: Replicas = SINGLE
+    """the processes of a multi-process run: each predicts its share, every one gets all predictions"""
+    channels_last: bool = False
 
     @classmethod
     def for_recipe(cls, recipe: Recipe, model: nn.Module, device: torch.device, loss_fn: LossFn,
-                   classes: list[str]) -> Evaluator:
+                   classes: list[str], *, replicas: Replicas = SINGLE, channels_last: bool = False) -> Evaluator:
         t = recipe.train
-        return cls(model, device, loss_fn, classes, recipe.eval, t.batch_size, t.precision, t.num_workers)
+        return cls(model, device, loss_fn, classes, recipe.eval, t.batch_size, t.precision, t.num_workers, replicas,
+                   channels_last)
 
     def predict(self, dataset: Dataset, label_map: torch.Tensor | None = None) -> Predictions:
-        return predict(self.model, dataset, device=self.device, batch_size=self.batch_size, precision=self.precision,
-                       num_workers=self.num_workers, loss_fn=self.loss_fn, label_map=label_map)
+        """Predictions on every case of ``dataset``, in its order (under several processes: each predicts
+        every n-th case, and the parts are gathered, so metrics are computed on the whole set)."""
+        rep = self.replicas
+        share = Subset(dataset, range(rep.rank, len(dataset), rep.world)) if rep.active else dataset  # type: ignore[arg-type]
+        part = predict(self.model, share, device=self.device, batch_size=self.batch_size, precision=self.precision,
+                       num_workers=self.num_workers, loss_fn=self.loss_fn, label_map=label_map,
+                       channels_last=self.channels_last)
+        return merge(gather(part, rep)) if rep.active else part
 
     def metrics(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         """Every metric of the table that predictions define."""

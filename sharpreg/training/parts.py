@@ -11,15 +11,20 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..build import build_datamodule, build_model, build_optimizer, build_rule, model_inputs
-from ..data.module import DataModule
+from ..data.images import ImageDataModule
+from ..data.module import SPLITS, DataModule
+from ..data.sampler import GlobalBatches
 from ..devices import check_precision, resolve_device
+from ..distributed import SINGLE, Replicas, check_world
+from ..launch import launched
 from ..engine import SharpnessStep
 from ..errors import SharpregError
-from ..evaluation.inference import LossFn
+from ..evaluation.inference import LossFn, batch_inputs
 from ..evaluation.step import Evaluator, build_loss
 from ..recipe import Recipe
 from ..recipe.core import TrainConfig
-from .batches import TrainBatches, batch_sizes, smallest_batch
+from .batches import batch_sizes, smallest_batch
+from .runtime import place, wrap
 from .setup import lr_factor, seed_everything
 from .trackers import Trackers
 
@@ -54,6 +59,7 @@ class TrainingParts:
     determinism: dict[str, Any]
     dm: DataModule
     model: nn.Module
+    """the network (weights and checkpoints); the engine may call it through ``torch.compile`` and DDP"""
     optimizer: torch.optim.Optimizer
     engine: SharpnessStep
     loss_fn: LossFn
@@ -61,22 +67,33 @@ class TrainingParts:
     evaluator: Evaluator
     smallest_batch: int
     """fewest images in a training batch or micro-batch (2 under BatchNorm: ``batches.py``)"""
+    replicas: Replicas = SINGLE
+    sampler: GlobalBatches | None = None
+    channels_last: bool = False
+    deferred_augmentation: bool = False
+    """the batch is augmented on the device (CUDA) from the draws its items carry"""
+    _loader: DataLoader | None = None
 
     @property
     def steps_per_epoch(self) -> int:
         return self.schedule.steps_per_epoch
 
-    def loader(self, train: TrainConfig, epoch: int) -> DataLoader:
-        """The training loader of ``epoch``: shuffling and augmentation depend only on (seed, epoch).
+    def loader(self, train: TrainConfig, epoch: int, start: int = 0) -> DataLoader:
+        """This process's batches of ``epoch`` from step ``start`` on: shuffling and augmentation depend only
+        on (seed, epoch). One loader serves every epoch, so worker processes persist.
 
         torch's own loader on purpose: MONAI's reseeds the data set's random transforms from the loader's
         generator, which would replace the data module's per-image (seed, epoch, index) seeding."""
+        assert self.sampler is not None
         self.dm.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(train.seed * 1_000_003 + epoch)
-        data = self.dm.dataset("train")
-        batches = TrainBatches(len(data), train.batch_size, gen, self.smallest_batch)
-        return DataLoader(data, batch_sampler=batches, num_workers=train.num_workers, generator=gen,
-                          pin_memory=self.device.type == "cuda")
+        self.sampler.set_epoch(epoch, start)
+        if self._loader is None:
+            dataset = (self.dm.dataset("train", defer_augmentation=True) if self.deferred_augmentation
+                       else self.dm.dataset("train"))
+            self._loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=train.num_workers,
+                                      pin_memory=self.device.type == "cuda", persistent_workers=train.num_workers > 0,
+                                      generator=torch.Generator().manual_seed(train.seed))
+        return self._loader
 
     def checkpoint_bytes(self) -> int:
         """Disk the run's checkpoints and weights take at most: best, last (and its temporary copy),
@@ -87,12 +104,13 @@ class TrainingParts:
         return 3 * model_bytes + 2 * (model_bytes + opt_bytes) + 16 * 2**20
 
 
-def build_parts(recipe: Recipe) -> TrainingParts:
+def build_parts(recipe: Recipe, replicas: Replicas = SINGLE) -> TrainingParts:
     """Device, seeds, data, model, optimizer, rule, engine, loss and schedule, in an order that keeps the
-    random number generators' draws the same for every run of the recipe."""
+    random number generators' draws the same for every run of the recipe (and on every process)."""
     cfg = recipe.train
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, replicas.local_rank if launched() else None)
     check_precision(cfg.precision, device)
+    check_world(replicas.world, cfg.batch_size)
     Trackers.check(list(cfg.loggers))
     determinism = seed_everything(cfg.seed, cfg.deterministic)
     dm = build_datamodule(recipe)
@@ -100,16 +118,37 @@ def build_parts(recipe: Recipe) -> TrainingParts:
     train_labels = dm.labels("train")
     if len(train_labels) == 0:
         raise SharpregError("the training split is empty; lower data.split.val / data.split.test")
-    model = build_model(recipe, model_inputs(recipe, dm.class_names)).to(device)
+    deferred = device.type == "cuda" and isinstance(dm, ImageDataModule)
+    _fill_caches(dm, replicas, deferred)
+    model, channels_last = place(build_model(recipe, model_inputs(recipe, dm.class_names)), cfg, device, replicas)
     optimizer = build_optimizer(recipe, model)
     rule = build_rule(recipe)
     smallest = smallest_batch(model)
-    steps = len(batch_sizes(len(train_labels), cfg.batch_size, smallest))
-    schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups],
-                          min(steps, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else steps)
-    engine = SharpnessStep(model, optimizer, rule, recipe.sharpness.params, precision=cfg.precision,
+    sampler = GlobalBatches(len(train_labels), cfg.batch_size, cfg.seed, rank=replicas.rank, world=replicas.world,
+                            max_steps=cfg.max_steps_per_epoch,
+                            sizes=batch_sizes(len(train_labels), cfg.batch_size, smallest))
+    schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups], sampler.steps)
+    wrapped = wrap(model, cfg, device, replicas)
+    engine = SharpnessStep(wrapped.train_forward, optimizer, rule, recipe.sharpness.params, precision=cfg.precision,
                            clip_grad_norm=cfg.clip_grad_norm, lr_range=schedule.lr_range(), device_type=device.type,
                            total_steps=schedule.total_steps)
     loss_fn = build_loss(cfg, train_labels, dm.num_classes, device)
-    evaluator = Evaluator.for_recipe(recipe, model, device, loss_fn, dm.class_names)
-    return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator, smallest)
+    evaluator = Evaluator.for_recipe(recipe, wrapped.forward, device, loss_fn, dm.class_names, replicas=replicas,
+                                     channels_last=channels_last)
+    return TrainingParts(device, determinism, dm, model, optimizer, engine, loss_fn, schedule, evaluator, smallest,
+                         replicas, sampler, channels_last, deferred)
+
+
+def _fill_caches(dm: DataModule, replicas: Replicas, deferred: bool) -> None:
+    """Several processes on a disk cache: rank 0 decodes and writes the images first, the others then
+    read them (instead of every process decoding everything at once)."""
+    if not (replicas.active and isinstance(dm, ImageDataModule) and dm.cache_mode() == "disk"):
+        return
+    if not replicas.main:
+        torch.distributed.barrier()
+    for split in SPLITS:
+        if len(dm.labels(split)):
+            dm.dataset(split, train_transforms=False)
+    dm.dataset("train", defer_augmentation=deferred)
+    if replicas.main:
+        torch.distributed.barrier()

@@ -4,6 +4,7 @@ what it leaves at the end (``finish.py``) live beside it; the run folder is the 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -15,8 +16,8 @@ from rich.console import Console
 
 from ..console import make_console
 from ..data.module import SPLITS, Split
+from ..distributed import SINGLE, Replicas, any_rank, gather
 from ..errors import RunError, SharpregError
-from ..evaluation.inference import batch_inputs
 from ..recipe import Recipe
 from ..runs import Predictions, RunFolder, Summary
 from .batches import micro_batches
@@ -46,14 +47,17 @@ class Trainer:
     """Trains ``recipe`` into ``run``. ``fit()`` returns the summary written to the run folder.
 
     ``resume=True`` continues from the run's last checkpoint. ``after_step(epoch, step)`` is called after
-    every optimizer step (tests use it to interrupt a run at a chosen point)."""
+    every optimizer step (tests use it to interrupt a run at a chosen point). ``replicas``: this process
+    among the processes of a torchrun run (each trains its part of every batch; rank 0 alone writes,
+    through ``run``, and shows progress)."""
 
     def __init__(self, recipe: Recipe, run: RunFolder, *, console: Console | None = None, progress: bool = True,
-                 resume: bool = False) -> None:
+                 resume: bool = False, replicas: Replicas = SINGLE) -> None:
         self.recipe = recipe
         self.run = run
+        self.replicas = replicas
         self.console = console or make_console(stderr=True)
-        self.show_progress = progress
+        self.show_progress = progress and replicas.main
         self.resuming = resume
         self.cfg = recipe.train
         self.state = TrainingState()
@@ -75,7 +79,7 @@ class Trainer:
     def setup(self) -> None:
         """Device, seeds, data, model, optimizer, rule and engine (once)."""
         if self._parts is None:
-            self._parts = build_parts(self.recipe)
+            self._parts = build_parts(self.recipe, self.replicas)
 
     # -- the run --------------------------------------------------------------------------------------
     def fit(self) -> Summary:
@@ -90,7 +94,7 @@ class Trainer:
             self.run.check_writable()
             self.run.check_space(self.parts.checkpoint_bytes())
             self._begin()
-            trackers = Trackers(list(self.cfg.loggers), self.run, self.recipe.name)
+            trackers = Trackers(list(self.cfg.loggers) if self.replicas.main else [], self.run, self.recipe.name)
             trackers.log_params(self.recipe.resolved())
             self._epochs(trackers)
             return finish(self.run, self.recipe, self.parts, self.state, self.console, self.evaluate)
@@ -106,6 +110,8 @@ class Trainer:
         parts, state = self.parts, self.state
         if self.resuming:
             self.state = state = restore(self.run, self.recipe, parts)
+            if state.partial is not None and not self.replicas.main:
+                state.partial.probs, state.partial.labels = [], []  # rank 0 holds the gathered ones
         else:
             problem = first_step_problem(self.recipe, num_classes=parts.dm.num_classes,
                                          train_images=len(parts.dm.labels("train")))
@@ -117,7 +123,9 @@ class Trainer:
                 "device_name": torch.cuda.get_device_name(parts.device) if parts.device.type == "cuda" else None,
                 "determinism": parts.determinism, "torch_cuda": torch.version.cuda,
                 "num_workers": self.cfg.num_workers, "precision": self.cfg.precision,
-                "data": {"fingerprint": parts.dm.fingerprint, "images": sum(len(parts.dm.labels(s)) for s in SPLITS)}})
+                "data": {"fingerprint": parts.dm.fingerprint, "images": sum(len(parts.dm.labels(s)) for s in SPLITS)},
+                "world_size": self.replicas.world, "backend": self.replicas.backend,
+                "channels_last": parts.channels_last, "augmentation_on_device": parts.deferred_augmentation})
             save_last(self.run, self.recipe, parts, state)
         step = state.partial.steps if state.partial else 0
         log.info("run %s: %s on %s%s", self.run.path, self.recipe.name, parts.device,
@@ -151,18 +159,15 @@ class Trainer:
         bar.start_epoch(f"{epoch + 1}/{self.cfg.epochs}", self.steps_per_epoch, start, acc.loss_sum / max(1, acc.seen))
         t0 = time.perf_counter()
         seen_here = 0
-        for i, batch in enumerate(parts.loader(self.cfg, epoch)):
-            if i >= self.steps_per_epoch:
-                break
-            if i < start:
-                continue  # replayed: the loader draws the same batches and augmentations as before
+        # a resumed epoch starts at its next step: the batches and augmentations depend on (seed, epoch) only
+        for i, batch in enumerate(parts.loader(self.cfg, epoch, start), start=start):
             seen_here += self._step(epoch, i, batch, acc)
             bar.step(acc.loss_sum / max(1, acc.seen), seen_here / max(1e-9, time.perf_counter() - t0))
             if self.after_step is not None:
                 self.after_step(epoch, i + 1)
-            if self.stop.requested and acc.steps < self.steps_per_epoch:
+            if any_rank(self.stop.requested, self.replicas) and acc.steps < self.steps_per_epoch:
                 acc.seconds += time.perf_counter() - t0
-                save_last(self.run, self.recipe, parts, self.state, partial=acc)
+                save_last(self.run, self.recipe, parts, self.state, partial=self._gathered(acc))
                 raise self._interrupted(f"checkpoint saved at epoch {epoch + 1}, step {acc.steps}")
         acc.seconds += time.perf_counter() - t0
         if not all(bool(torch.isfinite(p).all()) for p in parts.model.parameters()):
@@ -174,29 +179,33 @@ class Trainer:
                                 f"good checkpoint is {self.run.checkpoint_file('last')}")
         row = self._end_epoch(epoch, acc)
         bar.end_epoch(self.cfg.monitor, row.get(f"val_{self.cfg.monitor}"))
-        if self.stop.requested and self.state.epoch < self.cfg.epochs:
+        if any_rank(self.stop.requested, self.replicas) and self.state.epoch < self.cfg.epochs:
             raise self._interrupted(f"checkpoint saved at the end of epoch {self.state.epoch}")
         return row
 
     def _step(self, epoch: int, i: int, batch: dict[str, Any], acc: EpochState) -> int:
-        """One optimizer step on ``batch``; returns the number of images it held."""
+        """One optimizer step on ``batch`` (this process's part of the step's images); returns the number
+        of images the step held over all processes."""
         parts = self.parts
         parts.schedule.apply(parts.optimizer, epoch * self.steps_per_epoch + i)
-        x, y = batch_inputs(batch, parts.device, non_blocking=True)
-        out = parts.engine.step(micro_batches(x, y, self.cfg.accumulate, parts.smallest_batch), parts.loss_fn)
+        x, y = parts.inputs(batch)
+        micro = micro_batches(x, y, self.cfg.accumulate, parts.smallest_batch)
+        assert parts.sampler is not None
+        total, mine = parts.sampler.global_size(i), parts.sampler.local_size(i)
+        out = parts.engine.step(micro, parts.loss_fn, weights=[len(my) / total if mine else 0.0 for _, my in micro])
         acc.steps = i + 1
         acc.passes += out.passes
         if out.skipped or not math.isfinite(out.loss):
             self._nonfinite(epoch, i, out.loss, acc)
-            return len(y)
-        acc.loss_sum += out.loss * len(y)
-        acc.seen += len(y)
-        if out.logits is not None:
+            return total
+        acc.loss_sum += out.loss * total
+        acc.seen += total
+        if out.logits is not None and mine:
             acc.probs.append(torch.softmax(out.logits.float(), dim=1).cpu())
             acc.labels.append(y.cpu())
         for k, v in out.diagnostics.items():
             acc.diag.setdefault(k, []).append(float(v))
-        return len(y)
+        return total
 
     def _nonfinite(self, epoch: int, i: int, loss: float, acc: EpochState) -> None:
         where = f"epoch {epoch + 1}, step {i + 1}"
@@ -214,8 +223,9 @@ class Trainer:
         """Validation, model selection, early stopping, the epoch's checkpoint and ``metrics.csv`` row."""
         parts, state, monitor = self.parts, self.state, self.cfg.monitor
         train_metrics: dict[str, float] = {"loss": acc.loss_sum / acc.seen if acc.seen else math.nan}
-        if acc.probs:
-            train_metrics |= parts.evaluator.metrics(torch.cat(acc.labels).numpy(), torch.cat(acc.probs).double().numpy())
+        whole = self._gathered(acc)
+        if whole.probs:
+            train_metrics |= parts.evaluator.metrics(torch.cat(whole.labels).numpy(), torch.cat(whole.probs).double().numpy())
         val = self.evaluate("val") if len(parts.dm.labels("val")) else {}
         state.total_passes += acc.passes
         row: dict[str, Any] = {"epoch": epoch + 1, "seconds": round(acc.seconds, 3),
@@ -239,6 +249,15 @@ class Trainer:
         if state.stopped_early:
             log.info("early stop after epoch %d (no %s gain for %d epochs)", state.epoch, monitor, patience)
         return row
+
+    def _gathered(self, acc: EpochState) -> EpochState:
+        """``acc`` with the training predictions of every process (metrics and checkpoints need them all)."""
+        if not self.replicas.active:
+            return acc
+        parts = gather((acc.probs, acc.labels), self.replicas)
+        probs = [p for ps, _ in parts for p in ps]
+        labels = [y for _, ys in parts for y in ys]
+        return dataclasses.replace(acc, probs=probs, labels=labels)
 
     def predict(self, split: Split) -> Predictions:
         """Predictions of the current model on ``split`` (no augmentation)."""
