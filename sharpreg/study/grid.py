@@ -41,23 +41,10 @@ from ..paths import MAX_NAME, name_problem
 from ..specs import MAX_SEED
 from ..recipe.lines import find_line, index_lines
 from ..recipe.loader import display, parse_toml, read_text
+from .cluster import SlurmConfig
 
 #: keys whose values are replicates (seeds), not factors, in the report
 DEFAULT_REPLICATE_KEYS = ("train.seed",)
-
-
-class SlurmConfig(BaseModel):
-    """Resources of each Slurm job (submitit ``update_parameters``)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    partition: str | None = Field(None, description="Slurm partition.")
-    timeout_min: int = Field(240, ge=1, description="Time limit of one run, in minutes.")
-    gpus_per_node: int = Field(1, ge=0, description="GPUs per run.")
-    cpus_per_task: int = Field(8, ge=1, description="CPU cores per run.")
-    mem_gb: float = Field(32, gt=0, description="Memory per run, in GB.")
-    array_parallelism: int = Field(16, ge=1, description="Most runs at once on the cluster.")
-    account: str | None = Field(None, description="Slurm account.")
-    constraint: str | None = Field(None, description="Slurm constraint (node features).")
 
 
 class MeasureConfig(BaseModel):
