@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,13 +64,21 @@ def thread_env(nproc: int, env: Mapping[str, str] | None = None) -> dict[str, st
     return out
 
 
-def exit_code(failures: Mapping[int, Any]) -> int:
-    """The exit code a launch reports: the failure of the lowest rank (rank 0's own message is the one
-    the user saw); a process killed by a signal reports 128 + the signal, as a shell does."""
+#: exit codes whose reason rank 0 has already printed (a user's mistake, an interruption)
+REPORTED = (2, 130)
+
+
+def exit_code(failures: Mapping[int, Any]) -> tuple[int, str | None]:
+    """The exit code a launch reports (the failure of the lowest rank; a process killed by a signal
+    reports 128 + the signal, as a shell does) and a line saying what happened, unless rank 0 has."""
     if not failures:
-        return 1
-    code = int(failures[min(failures)].exitcode)
-    return 128 - code if code < 0 else (code or 1)
+        return 1, "the processes failed without an exit code"
+    rank = min(failures)
+    code = int(failures[rank].exitcode)
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        return 128 - code, f"process {rank} was killed by {name}; the others were stopped"
+    return (code or 1), (None if code in REPORTED else f"process {rank} exited with code {code}; the others were stopped")
 
 
 def launch(nproc: int, args: Sequence[str]) -> int:
@@ -86,7 +95,10 @@ def launch(nproc: int, args: Sequence[str]) -> int:
     try:
         torchrun.run(torchrun.parse_args(torchrun_args(nproc, ["-m", "sharpreg", *args])))
     except ChildFailedError as exc:
-        return exit_code(exc.failures)
+        code, line = exit_code(exc.failures)
+        if line:
+            print(f"error: {line}", file=sys.stderr)
+        return code
     except SignalException as exc:
         return 128 + int(exc.sigval)
     except KeyboardInterrupt:
