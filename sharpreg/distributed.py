@@ -102,6 +102,10 @@ def join(backend: str, device_name: str, timeout_s: float = 1800.0) -> Iterator[
     if not launched():
         yield SINGLE
         return
+    if device_name in ("cuda", "auto") and torch.cuda.is_available() and env.local_world > torch.cuda.device_count():
+        # said by every process alike (rank 0 reports it), not only by those without a GPU
+        raise SharpregError(f"{env.local_world} processes on this machine but {torch.cuda.device_count()} CUDA GPUs: "
+                            "one process per GPU; start fewer (--nproc-per-node)")
     device = resolve_device(device_name, env.local_rank)
     name = choose_backend(backend, device)
     if dist.is_initialized():
