@@ -77,12 +77,11 @@ def predict(
 def merge(parts: list[Predictions]) -> Predictions:
     """The predictions of processes that each took every n-th case (process r: cases r, r + n, ...), back
     in the data set's order, with the mean loss over all cases."""
-    parts = [p for p in parts]
     n = sum(len(p.labels) for p in parts)
     if n == 0:
         return parts[0]
     world = len(parts)
-    order = np.concatenate([np.arange(r, n, world)[: len(p.labels)] for r, p in enumerate(parts)])
+    order = np.concatenate([np.arange(r, n, world) for r in range(world)])
     rank = np.argsort(order, kind="stable")
     ids = [i for p in parts for i in p.ids]
     labels = np.concatenate([p.labels for p in parts if len(p.labels)])
