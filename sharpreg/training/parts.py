@@ -95,6 +95,19 @@ class TrainingParts:
                                       generator=torch.Generator().manual_seed(train.seed))
         return self._loader
 
+    def close(self) -> None:
+        """Let the loader's worker processes go (they persist across epochs, not past the run)."""
+        self._loader = None
+
+    def inputs(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch on the device: augmented there when deferred, in the model's memory layout."""
+        x, y = batch_inputs(batch, self.device, non_blocking=True)
+        if self.deferred_augmentation:
+            x = ImageDataModule.augment_batch(x, batch)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
     def checkpoint_bytes(self) -> int:
         """Disk the run's checkpoints and weights take at most: best, last (and its temporary copy),
         safetensors, logs."""

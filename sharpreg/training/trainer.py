@@ -99,6 +99,8 @@ class Trainer:
             self._epochs(trackers)
             return finish(self.run, self.recipe, self.parts, self.state, self.console, self.evaluate)
         finally:
+            if self._parts is not None:
+                self._parts.close()
             if trackers is not None:
                 trackers.close()
             logging.getLogger("sharpreg").removeHandler(handler)
