@@ -17,52 +17,19 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from .tiny import trainer
+from .tiny import trainer, write_recipe
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 # 18 images, a quarter each to validation and test: 8 to train in steps of 7 and 1, so the processes hold
 # 4 and 3 images in the first step, and the second process holds one padding image in the last
-RECIPE = """
-schema_version = 1
-[meta]
-name = "ddp-{rule}"
-[data]
-name = "phantom"
-classes = ["benign", "malignant"]
-per_class = 9
-native_size = 32
-image_size = 32
-[data.split]
-val = 0.25
-test = 0.25
-[model]
-name = "timm"
-arch = "test_vit"
-[optimizer]
-name = "sgd"
-lr = 0.05
-[sharpness]
-name = "{rule}"
-{perturbation}
-[train]
-epochs = 2
-batch_size = 7
-device = "cpu"
-seed = 3
-scheduler = "cosine"
-warmup_epochs = 0.5
-[eval]
-bootstrap = 20
-"""
+SHAPE = dict(epochs=2, arch="test_vit", per_class=9, batch_size=7, max_steps=None)
 #: differs between one process and two by design: cos(g, g_p) uses each process's own perturbed gradient
 LOCAL_DIAGNOSTICS = ("diag_cos_g_gp",)
 
 
 def recipe(folder: Path, rule: str) -> Path:
-    path = folder / f"ddp-{rule}.toml"
-    path.write_text(RECIPE.format(rule=rule, perturbation='perturbation = "global"' if rule == "sam" else ""))
-    return path
+    return write_recipe(folder, rule=rule, sharpness='perturbation = "global"' if rule == "sam" else "", **SHAPE)
 
 
 def torchrun(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
@@ -121,7 +88,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         args += [str(path), str(folder / f"{rule}-2")]
     done = torchrun([str(ROOT / "tests" / "training" / "ddp_driver.py"), *args])
     assert done.returncode == 0, done.stdout[-3000:]
-    out["sam-recipe"] = folder / "ddp-sam.toml"
+    out["sam-recipe"] = folder / "tiny-sam.toml"
     return out
 
 
