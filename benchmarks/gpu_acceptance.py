@@ -57,10 +57,10 @@ def small_cnn(device: torch.device) -> nn.Module:
     ).to(device)
 
 
-def precision_checks(device: torch.device) -> dict[str, Any]:
+def precision_checks(device: torch.device, batch: int = 32, size: int = 64) -> dict[str, Any]:
     g = torch.Generator(device="cpu").manual_seed(0)
-    x = torch.randn(32, 3, 64, 64, generator=g).to(device)
-    y = torch.randint(0, 2, (32,), generator=g).to(device)
+    x = torch.randn(batch, 3, size, size, generator=g).to(device)
+    y = torch.randint(0, 2, (batch,), generator=g).to(device)
     ce = nn.functional.cross_entropy
     out: dict[str, Any] = {}
     ref_model = small_cnn(device)
@@ -68,7 +68,7 @@ def precision_checks(device: torch.device) -> dict[str, Any]:
     for precision in ("bf16", "fp16"):
         m = small_cnn(device)
         res = engine(m, "sam", precision, device).step([(x, y)], ce)
-        diff = max(float((a - b).abs().max()) for a, b in zip(m.parameters(), ref_model.parameters()))
+        diff = max(float((a - b).detach().abs().max()) for a, b in zip(m.parameters(), ref_model.parameters()))
         out[precision] = {"skipped": res.skipped, "max_abs_diff_vs_fp32": diff, "ok": (not res.skipped) and diff < 5e-3}
     m = small_cnn(device)
     e = engine(m, "sam", "fp16", device)
@@ -126,7 +126,7 @@ def step_ratio(device: torch.device, arch: str, size: int, batch: int, steps: in
     return out
 
 
-def augmentation_check(device: torch.device) -> dict[str, Any]:
+def augmentation_check(device: torch.device, n: int = 64, size: int = 224) -> dict[str, Any]:
     """The same draws applied per item on the CPU and to the batch on ``device``."""
     import numpy as np
 
@@ -135,9 +135,9 @@ def augmentation_check(device: torch.device) -> dict[str, Any]:
 
     p = AugmentParams(flip_vertical=0.5, rotate_degrees=30, zoom=0.2, intensity=0.2, probability=0.8)
     rs = np.random.RandomState(0)
-    draws = torch.from_numpy(np.stack([draw(p, rs) for _ in range(64)]))
-    x = torch.rand(64, 1, 224, 224, generator=torch.Generator().manual_seed(0))
-    per_item = torch.cat([apply(x[i : i + 1], draws[i : i + 1]) for i in range(64)])
+    draws = torch.from_numpy(np.stack([draw(p, rs) for _ in range(n)]))
+    x = torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(0))
+    per_item = torch.cat([apply(x[i : i + 1], draws[i : i + 1]) for i in range(n)])
     batched = apply(x.to(device), draws).cpu()
     diff = float((per_item - batched).abs().max())
     return {"max_abs_diff": diff, "ok": diff < 1e-5}
@@ -238,11 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     report: dict[str, Any] = {"device": name, "torch": torch.__version__, "smoke": args.smoke}
-    report["precision"] = precision_checks(device)
+    report["precision"] = precision_checks(device, *((8, 16) if args.smoke else (32, 64)))
     arch, size, batch = ("test_resnet", 32, 4) if args.smoke else ("resnet50", 224, args.batch)
     steps, rounds = (1, 2) if args.smoke else (args.steps, args.rounds)
     report["resnet50_224_bf16"] = step_ratio(device, arch, size, batch, steps, rounds, ["none", "sam"])
-    report["augmentation_on_device"] = augmentation_check(device)
+    report["augmentation_on_device"] = augmentation_check(device, *((16, 64) if args.smoke else (64, 224)))
     with tempfile.TemporaryDirectory() as tmp:
         report["every_rule_one_epoch"] = every_rule(Path(tmp), args.smoke, device)
         report["torchrun_one_process"] = torchrun_run(Path(tmp), args.smoke, device)

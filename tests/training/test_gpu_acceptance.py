@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
 
 
+@pytest.mark.slow
 def test_the_acceptance_script_runs_every_check_on_a_cpu(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -34,3 +34,24 @@ def test_the_acceptance_script_runs_every_check_on_a_cpu(tmp_path: Path) -> None
     assert report["torchrun_one_process"]["ok"] and report["torchrun_one_process"]["backend"] == "gloo"
     assert report["augmentation_on_device"]["max_abs_diff"] == 0.0  # on the CPU: bit for bit
     assert "SAM goal >= 0.48" in done.stdout
+
+
+def test_the_recipes_of_the_full_run_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU run trains ResNet-50 at 224 px on BUSI (when present) and on the phantom otherwise: both
+    recipes load, so the GPU run does not fail on a recipe the CPU run never writes."""
+    import importlib.util
+
+    import torch
+
+    from sharpreg.recipe import load_recipe
+
+    spec = importlib.util.spec_from_file_location("gpu_acceptance", ROOT / "benchmarks" / "gpu_acceptance.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cuda = torch.device("cuda")
+    (tmp_path / "data" / "busi").mkdir(parents=True)
+    for data_root, data in ((tmp_path / "none", "phantom"), (tmp_path / "data", "busi")):
+        monkeypatch.setenv("SHARPREG_DATA", str(data_root))
+        recipe = load_recipe(module.write_recipe(tmp_path, "sam", False, cuda))
+        assert (recipe.data.name, recipe.data.params.image_size, recipe.model.params.arch) == (data, 224, "resnet50")
+        assert (recipe.train.precision, recipe.train.device, recipe.train.batch_size) == ("bf16", "cuda", 32)
