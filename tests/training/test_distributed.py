@@ -117,3 +117,16 @@ def test_kill_9_of_one_rank_then_resume_ends_where_the_uninterrupted_run_ends(ru
     assert_close(result(out), result(runs["sam-2"]), tol=1e-6)
     events = [json.loads(line)["event"] for line in (out / "events.jsonl").read_text().splitlines()]
     assert events.count("resume") == 1 and events.count("start") == 1
+
+
+def test_the_comparison_sees_a_small_difference(runs: dict[str, Path]) -> None:
+    """The check above fails on wrong input: one weight off by 1e-4, or another rule's run."""
+    one = result(runs["sam-1"])
+    off = {**one, "weights": dict(one["weights"])}
+    name = next(iter(off["weights"]))
+    off["weights"][name] = off["weights"][name].clone()
+    off["weights"][name].view(-1)[0] += 1e-4
+    with pytest.raises(AssertionError):
+        assert_close(one, off)
+    with pytest.raises(AssertionError):
+        assert_close(one, result(runs["none-1"]))
