@@ -112,3 +112,9 @@ class RandAugmentd(mt.RandomizableTransform, mt.MapTransform):
         for key in self.key_iterator(d):
             d[key] = apply(torch.as_tensor(d[key], dtype=torch.float32)[None], draws[None])[0]
         return d
+
+
+def augment_batch(images: torch.Tensor, batch: Mapping[str, Any]) -> torch.Tensor:
+    """Apply the draws a deferred data set put in ``batch`` (under ``"augment"``) to ``images``, on their device."""
+    draws = batch.get(AUGMENT_KEY)
+    return images if draws is None else apply(images, draws)

@@ -29,6 +29,15 @@ def cache_key(source: str, signature: str) -> str:
     return hashlib.sha256(json.dumps([source, signature]).encode()).hexdigest()
 
 
+def image_keys(module: Any, items: list[Any]) -> list[str]:
+    """The keys of an image data module's items: each image's content (its probe's pixel hash, else its
+    source) and how it is prepared (the module's class and parameters, less split, augmentation and cache)."""
+    params = module.params.model_dump_json(exclude={"split", "augment", "cache"})
+    signature = f"{type(module).__module__}.{type(module).__qualname__}:{params}"
+    return [cache_key(source_key(it.source, getattr(module.probes.get(it.id), "pixels", None),
+                                 module.record_extras(it)), signature) for it in items]
+
+
 def source_key(source: Any, pixels: str | None = None, extras: dict[str, Any] | None = None) -> str:
     """What identifies an image's content: the hash of its decoded pixels where a probe has it; else a
     file's path, size and modification time, an array's bytes, or a generator's arguments. Files among

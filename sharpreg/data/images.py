@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from monai import transforms as mt
 from torch.utils.data import Dataset
 
@@ -21,10 +20,8 @@ from .duplicates import Probe, ProbeCache, UnionFind, duplicate_groups, probe_so
 from .io import LoadImageFiled, as_text, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
-from .augment import AUGMENT_KEY
-from .augment import apply as apply_augmentation
 from .content import ContentIndex
-from .diskcache import cache_key, source_key
+from .diskcache import image_keys
 from .identity import pixel_hash
 from .pipeline import Reseeded, image_dataset, one_thread
 from .splits import assign_splits, check_no_straddle, fold_numbers, place_twins
@@ -336,8 +333,7 @@ class ImageDataModule(DataModule):
                 for it in self.items_of(split)]
 
     def dataset(self, split: Split, *, train_transforms: bool | None = None, defer_augmentation: bool = False) -> Dataset:
-        """With ``defer_augmentation`` the training items carry their augmentation draws under
-        ``"augment"`` instead of being augmented; :meth:`augment_batch` applies them to a batch."""
+        """``defer_augmentation``: items carry their draws, for ``data.augment.augment_batch`` on the device."""
         augment = (split == "train") if train_transforms is None else train_transforms
         defer = augment and defer_augmentation
         key = (split, augment, defer)
@@ -345,10 +341,9 @@ class ImageDataModule(DataModule):
             pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans, self.intensity_transforms())
             aug = tf.augmentation(self.params.augment, defer=defer) if augment else []
             chain = mt.Compose([*pre, *aug])
-            items = self.items_of(split)
             records = self._records(split)
             mode = self.cache_mode()
-            keys = self._cache_keys(items) if mode == "disk" else None
+            keys = image_keys(self, self.items_of(split)) if mode == "disk" else None
             try:
                 ds = image_dataset(records, chain, cache=mode, keys=keys)
                 if augment:
@@ -363,22 +358,7 @@ class ImageDataModule(DataModule):
 
     def cache_mode(self) -> str:
         """``data.cache`` with ``auto`` decided: the disk for images decoded from files."""
-        mode = self.params.cache
-        return ("disk" if self.probe_images else "memory") if mode == "auto" else mode
-
-    def _cache_keys(self, items: list[Item]) -> list[str]:
-        """Disk-cache keys: each image's content (its probe's pixel hash, else its source) and how it is
-        prepared (this data set's class and parameters, less the split, augmentation and cache choice)."""
-        params = self.params.model_dump_json(exclude={"split", "augment", "cache"})
-        signature = f"{type(self).__module__}.{type(self).__qualname__}:{params}"
-        return [cache_key(source_key(it.source, getattr(self.probes.get(it.id), "pixels", None),
-                                     self.record_extras(it)), signature) for it in items]
-
-    @staticmethod
-    def augment_batch(images: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
-        """Apply the augmentation draws a deferred data set put in ``batch`` to ``images`` (any device)."""
-        draws = batch.get(AUGMENT_KEY)
-        return images if draws is None else apply_augmentation(images, draws)
+        return ("disk" if self.probe_images else "memory") if self.params.cache == "auto" else self.params.cache
 
     def set_epoch(self, epoch: int) -> None:
         """Epoch ``epoch``'s augmentation: item i of it draws the same transforms on every run, resume

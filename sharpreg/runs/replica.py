@@ -15,8 +15,8 @@ from .folder import RunFolder
 #: method of RunFolder is either here or known to only read)
 WRITES = ("check_writable", "check_space", "write_recipe", "write_environment", "write_split", "append_metrics",
           "rewrite_metrics", "event", "attach_log", "save_checkpoint", "save_model", "write_summary",
-          "write_predictions", "write_sharpness", "new_evaluation", "acquire", "release", "locked", "discard",
-          "reset")
+          "write_predictions", "write_sharpness", "new_evaluation", "write_model_card", "acquire", "release",
+          "locked", "discard", "reset")
 
 
 class ReplicaRunFolder(RunFolder):
@@ -85,6 +85,9 @@ class ReplicaRunFolder(RunFolder):
         pass
 
     def reset(self) -> None:
+        pass
+
+    def write_model_card(self, text: str) -> None:
         pass
 
     def new_evaluation(self, name: str) -> EvaluationFolder:

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..build import build_datamodule, build_model, build_optimizer, build_rule, model_inputs
+from ..data.augment import augment_batch
 from ..data.images import ImageDataModule
 from ..data.module import SPLITS, DataModule
 from ..data.sampler import GlobalBatches
@@ -103,7 +104,7 @@ class TrainingParts:
         """A training batch on the device: augmented there when deferred, in the model's memory layout."""
         x, y = batch_inputs(batch, self.device, non_blocking=True)
         if self.deferred_augmentation:
-            x = ImageDataModule.augment_batch(x, batch)
+            x = augment_batch(x, batch)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y

@@ -14,9 +14,10 @@ from sharpreg.runs import RunFolder
 from sharpreg.runs.replica import WRITES, ReplicaRunFolder
 
 #: RunFolder members that only read (or name paths); creating a folder is rank 0's (a classmethod)
-READS = {"checkpoint_file", "classes", "create", "epochs_done", "has_sharpness", "load_checkpoint", "load_recipe",
-         "load_weights", "open", "plot", "read_environment", "read_metrics", "read_predictions", "read_sharpness",
-         "read_summary", "replica", "resolved_file", "state", "writer"}
+READS = {"checkpoint_file", "classes", "create", "epochs_done", "evaluations", "has_sharpness", "load_checkpoint",
+         "load_recipe", "load_weights", "model_file", "open", "plot", "read_environment", "read_metrics",
+         "read_predictions", "read_sharpness", "read_split", "read_summary", "replica", "resolved_file", "split_file",
+         "state", "writer"}
 
 
 def members() -> set[str]:
@@ -31,8 +32,8 @@ def test_every_member_of_the_run_store_is_known_to_read_or_write():
 
 
 def test_the_check_sees_an_unclassified_writer(monkeypatch):
-    monkeypatch.setattr(RunFolder, "write_model_card", lambda self: None, raising=False)
-    assert members() - READS - set(WRITES) == {"write_model_card"}
+    monkeypatch.setattr(RunFolder, "write_new_thing", lambda self: None, raising=False)
+    assert members() - READS - set(WRITES) == {"write_new_thing"}
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
