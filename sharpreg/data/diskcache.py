@@ -29,6 +29,11 @@ def cache_key(source: str, signature: str) -> str:
     return hashlib.sha256(json.dumps([source, signature]).encode()).hexdigest()
 
 
+def cache_mode(module: Any) -> str:
+    """An image data module's ``data.cache`` with ``auto`` decided: the disk for images decoded from files."""
+    return ("disk" if module.probe_images else "memory") if module.params.cache == "auto" else module.params.cache
+
+
 def image_keys(module: Any, items: list[Any]) -> list[str]:
     """The keys of an image data module's items: each image's content (its probe's pixel hash, else its
     source) and how it is prepared (the module's class and parameters, less split, augmentation and cache)."""

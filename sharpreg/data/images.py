@@ -21,7 +21,7 @@ from .io import LoadImageFiled, as_text, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
 from .content import ContentIndex
-from .diskcache import image_keys
+from .diskcache import cache_mode, image_keys
 from .identity import pixel_hash
 from .pipeline import Reseeded, image_dataset, one_thread
 from .splits import assign_splits, check_no_straddle, fold_numbers, place_twins
@@ -342,7 +342,7 @@ class ImageDataModule(DataModule):
             aug = tf.augmentation(self.params.augment, defer=defer) if augment else []
             chain = mt.Compose([*pre, *aug])
             records = self._records(split)
-            mode = self.cache_mode()
+            mode = cache_mode(self)
             keys = image_keys(self, self.items_of(split)) if mode == "disk" else None
             try:
                 ds = image_dataset(records, chain, cache=mode, keys=keys)
@@ -355,10 +355,6 @@ class ImageDataModule(DataModule):
                 raise
             self._datasets[key] = ds
         return self._datasets[key]
-
-    def cache_mode(self) -> str:
-        """``data.cache`` with ``auto`` decided: the disk for images decoded from files."""
-        return ("disk" if self.probe_images else "memory") if self.params.cache == "auto" else self.params.cache
 
     def set_epoch(self, epoch: int) -> None:
         """Epoch ``epoch``'s augmentation: item i of it draws the same transforms on every run, resume

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from ..build import build_datamodule, build_model, build_optimizer, build_rule, model_inputs
 from ..data.augment import augment_batch
+from ..data.diskcache import cache_mode
 from ..data.images import ImageDataModule
 from ..data.module import SPLITS, DataModule
 from ..data.sampler import GlobalBatches
@@ -156,7 +157,7 @@ def build_parts(recipe: Recipe, replicas: Replicas = SINGLE) -> TrainingParts:
 def _fill_caches(dm: DataModule, replicas: Replicas, deferred: bool) -> None:
     """Several processes on a disk cache: rank 0 decodes and writes the images first, the others then
     read them (instead of every process decoding everything at once)."""
-    if not (replicas.active and isinstance(dm, ImageDataModule) and dm.cache_mode() == "disk"):
+    if not (replicas.active and isinstance(dm, ImageDataModule) and cache_mode(dm) == "disk"):
         return
     if not replicas.main:
         torch.distributed.barrier()

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from sharpreg.data import io as data_io
-from sharpreg.data.diskcache import VERSION, ImageCache, cache_key, source_key
+from sharpreg.data.diskcache import VERSION, ImageCache, cache_key, cache_mode, source_key
 from sharpreg_plugins.datasets.busi import BusiData, BusiParams
 
 from .conftest import busi_tree
@@ -43,7 +43,7 @@ def test_disk_cache_gives_the_memory_items_and_the_next_module_decodes_nothing(t
     root = busi_tree(tmp_path / "busi")
     memory = items(busi(root, ctx, "memory").dataset("val", train_transforms=False))
     cache_dir = ImageCache().root
-    assert busi(root, ctx, "auto").cache_mode() == "disk"
+    assert cache_mode(busi(root, ctx, "auto")) == "disk"
     first = busi(root, ctx, "disk").dataset("val", train_transforms=False)
     files = sorted(cache_dir.rglob("*.npy"))
     assert cache_dir.name == VERSION and len(files) == len(first) == len(memory)

@@ -14,10 +14,10 @@ from sharpreg.runs import RunFolder
 from sharpreg.runs.replica import WRITES, ReplicaRunFolder
 
 #: RunFolder members that only read (or name paths); creating a folder is rank 0's (a classmethod)
-READS = {"checkpoint_file", "classes", "create", "epochs_done", "evaluations", "has_sharpness", "load_checkpoint",
-         "load_recipe", "load_weights", "model_file", "open", "plot", "read_environment", "read_metrics",
-         "read_predictions", "read_sharpness", "read_split", "read_summary", "replica", "resolved_file", "split_file",
-         "state", "writer"}
+READS = {"checkpoint_file", "classes", "create", "epochs_done", "evaluations", "has_sharpness", "holder",
+         "load_checkpoint", "load_recipe", "load_weights", "model_file", "open", "plot", "read_environment",
+         "read_metrics", "read_predictions", "read_sharpness", "read_split", "read_summary", "recovery", "replica",
+         "resolved_file", "split_file", "state", "writer"}
 
 
 def members() -> set[str]:
