@@ -51,13 +51,18 @@ bootstrap = 20
 """
 
 
-def write_recipe(folder: Path, *, rule: str = "sam", epochs: int = 3, extra: str = "", arch: str = "test_resnet",
-                 per_class: int = 12, batch_size: int = 4, max_steps: int | None = 3, sharpness: str = "") -> Path:
-    """The tiny recipe (``max_steps=None``: every step of each epoch; ``sharpness``: more keys of that table)."""
-    path = folder / f"tiny-{rule}.toml"
+def recipe_text(*, rule: str = "sam", epochs: int = 3, arch: str = "test_resnet", per_class: int = 12,
+                batch_size: int = 4, max_steps: int | None = 3, sharpness: str = "") -> str:
+    """The tiny recipe as TOML (``max_steps=None``: every step of each epoch; ``sharpness``: more keys of that table)."""
     steps = f"max_steps_per_epoch = {max_steps}" if max_steps else ""
-    path.write_text(TINY.format(rule=rule, epochs=epochs, arch=arch, per_class=per_class, batch_size=batch_size,
-                                max_steps=steps, sharpness=sharpness) + extra)
+    return TINY.format(rule=rule, epochs=epochs, arch=arch, per_class=per_class, batch_size=batch_size,
+                       max_steps=steps, sharpness=sharpness)
+
+
+def write_recipe(folder: Path, *, rule: str = "sam", extra: str = "", **shape: object) -> Path:
+    """The tiny recipe in ``folder`` (``shape``: the keywords of :func:`recipe_text`), plus ``extra`` TOML."""
+    path = folder / f"tiny-{rule}.toml"
+    path.write_text(recipe_text(rule=rule, **shape) + extra)  # type: ignore[arg-type]
     return path
 
 
