@@ -13,6 +13,7 @@ from .commands import (check, compare, data, describe, evaluate, export, init, l
                        resume, run, schema, sharpness, show, sweep)
 from .console import make_console, styled
 from .errors import Interrupted, PluginError, RecipeError, SharpregError
+from .launch import launch_rank, launched
 from .lifetime import follow_parent
 
 #: sub-command modules, in the order ``--help`` lists them
@@ -85,6 +86,9 @@ def _run(argv: list[str]) -> int:
         _add_plugin_command(parser, w)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
+        if launched():
+            raise SharpregError("torchrun started sharpreg without a command; use torchrun --nproc-per-node N -m "
+                                "sharpreg run RECIPE")
         parser.print_help()
         return 0
     return int(args.func(args) or 0)
@@ -92,22 +96,24 @@ def _run(argv: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     follow_parent()  # a sweep's run ends with the sweep
+    # the other processes of a torchrun run say nothing: rank 0 reports for all
+    err = err_console if launch_rank() == 0 else make_console(stderr=True, quiet=True)
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except RecipeError as exc:
         n = len(exc.issues)
-        err_console.print(styled(("error:", "bold red"), f" the recipe has {n} problem{'s' if n != 1 else ''}:"))
+        err.print(styled(("error:", "bold red"), f" the recipe has {n} problem{'s' if n != 1 else ''}:"))
         for issue in exc.issues:
-            err_console.print(f"  {issue}")
+            err.print(f"  {issue}")
         return exc.exit_code
     except Interrupted as exc:  # stopped on request: not an error; says where and how to continue
-        err_console.print(styled((str(exc), "yellow")))
+        err.print(styled((str(exc), "yellow")))
         return exc.exit_code
     except SharpregError as exc:
-        err_console.print(styled(("error:", "bold red"), " ", str(exc)))
+        err.print(styled(("error:", "bold red"), " ", str(exc)))
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print(styled(("interrupted", "yellow")))
+        err.print(styled(("interrupted", "yellow")))
         return 130
 
 

@@ -38,8 +38,20 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU; asking for a missing device is a clear error."""
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; asking for a missing device is a clear error. With
+    ``local_rank`` (a process of a multi-process run) a CUDA device is that process's own GPU."""
+    device = _resolve(name)
+    if device.type != "cuda" or local_rank is None:
+        return device
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise SharpregError(f"{local_rank + 1} or more processes on this machine but only {count} CUDA GPU"
+                            f"{'s' if count != 1 else ''}: start at most {count} processes per machine")
+    return torch.device("cuda", local_rank)
+
+
+def _resolve(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -94,9 +106,10 @@ def resolve_workers(asked: int | str, device: torch.device) -> tuple[int, str | 
     return n, None
 
 
-def place(device: str, precision: str, num_workers: int | str) -> Placement:
-    """The device, precision and workers a run uses here (see the module's docstring)."""
-    dev = resolve_device(device)
+def place(device: str, precision: str, num_workers: int | str, local_rank: int | None = None) -> Placement:
+    """The device, precision and workers a run uses here (see the module's docstring); ``local_rank``: this
+    process's GPU among a multi-process run's on this machine."""
+    dev = resolve_device(device, local_rank)
     prec, prec_note = resolve_precision(precision, dev)
     workers, workers_note = resolve_workers(num_workers, dev)
     return Placement(dev, prec, workers, tuple(n for n in (prec_note, workers_note) if n))

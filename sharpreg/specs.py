@@ -186,8 +186,11 @@ class DataParams(PluginParams):
 
     image_size: int = Field(224, ge=8, le=4096, description="Images are resized to this square size.")
     channels: Literal[1, 3] = Field(1, description="1 = greyscale (default), 3 = RGB.")
-    cache: Literal["memory", "none"] = Field(
-        "memory", description="Cache decoded, resized images so later epochs do not decode again."
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
+        "auto",
+        description="Cache decoded, resized images so later epochs do not decode again: 'memory' (this run), "
+        "'disk' (in memory, filled from and added to $SHARPREG_CACHE, shared by runs and processes), 'none'. "
+        "'auto': 'disk' for images read from files, 'memory' for generated ones.",
     )
     normalize: Literal["none", "imagenet"] = Field(
         "none",

@@ -40,3 +40,16 @@ def warn(text: str) -> None:
     from ..console import make_console, styled
 
     make_console(stderr=True).print(styled(("warning:", "yellow"), f" {text}"))
+
+
+def add_nproc_option(parser: argparse.ArgumentParser) -> None:
+    """``--nproc N``: start the command on N processes through torch's launcher (torchrun)."""
+    parser.add_argument("--nproc", type=int, default=None, metavar="N",
+                        help="train on N processes of this machine (one per GPU, or N CPU processes with gloo), "
+                        "started through torch.distributed.run: the same as `torchrun --nproc-per-node N -m sharpreg "
+                        "...`. Each process takes its part of every batch (train.batch_size is the global batch)")
+
+
+def global_args(args: argparse.Namespace) -> list[str]:
+    """The options before the command that the processes of a launched run must get too."""
+    return ["--no-plugins"] if getattr(args, "no_plugins", False) else []

@@ -1,5 +1,5 @@
-"""``sharpreg run RECIPE``: train and evaluate, leaving a run folder; ``--plan`` shows the plan and an
-estimate from a few timed steps without creating one."""
+"""``sharpreg run RECIPE``: train and evaluate, leaving a run folder (``--nproc N``: on N processes);
+``--plan`` shows the plan and an estimate from a few timed steps without creating one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import RECIPE_HELP, add_set_option, add_strict_option, warn
+from . import RECIPE_HELP, add_nproc_option, add_set_option, add_strict_option, global_args, warn
 
 if TYPE_CHECKING:
     from ..recipe import Recipe
@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "holds the recipe, resolved recipe, environment, split, metrics, checkpoints, summary and "
                        "model card. RECIPE is a file, or an installed recipe's name when no such file exists. "
                        "Ctrl-C or SIGTERM stops it after the current step with a checkpoint; `sharpreg resume` "
-                       "continues it.")
-    p.add_argument("recipe", type=Path, help=RECIPE_HELP)
+                       "continues it. `torchrun --nproc-per-node N -m sharpreg run RECIPE` (or --nproc N) trains on N "
+                       "processes: each takes its part of every batch, and the result equals one process's up to "
+                       "rounding.")
+    p.add_argument("recipe", type=Path, nargs="?", help=RECIPE_HELP)
     add_set_option(p)
     p.add_argument("--out", type=Path, default=None, help="exact run folder to create (must not exist or be empty)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="parent of new run folders (default: ./runs)")
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "then stop: no run folder, nothing kept")
     add_progress_options(p)
     add_strict_option(p)
+    add_nproc_option(p)
     p.set_defaults(func=run)
 
 
@@ -51,36 +54,73 @@ def trainer_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"progress": not args.no_progress, "progress_every": every}
 
 
+def progress_args(args: argparse.Namespace) -> list[str]:
+    """The progress options of ``args`` as command-line words (for the processes of a launched run)."""
+    every = [] if args.progress_every is None else ["--progress-every", str(args.progress_every)]
+    return [*(["--no-progress"] * args.no_progress), *every]
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..errors import Interrupted, SharpregError
+    from ..devices import resolve_device
+    from ..distributed import broadcast, check_launch, join
+    from ..errors import Interrupted, RunError, SharpregError
+    from ..launch import launch, launched
     from ..recipe import load_recipe
     from ..recipe.lock import enforce, lock_differences
     from ..runs import RunFolder
     from ..training import Trainer
 
+    if args.recipe is None:
+        raise SharpregError("`run` needs a recipe: sharpreg run RECIPE (on N processes: torchrun "
+                            "--nproc-per-node N -m sharpreg run RECIPE, or sharpreg run RECIPE --nproc N)")
     recipe = load_recipe(args.recipe, args.overrides)
     if args.plan:
+        if launched():
+            raise SharpregError("--plan runs on one process: use sharpreg run RECIPE --plan, without torchrun")
         return plan(recipe)
     options = trainer_options(args)
-    folder = RunFolder.create(recipe, out=args.out, root=args.runs_dir, command="run")
-    trainer = Trainer(recipe, folder, **options)
-    # the data are read and checked against what the recipe pins before anything trains
-    trainer.before_training = lambda parts: enforce(
-        lock_differences(recipe, data_fingerprint=parts.dm.fingerprint), strict=args.strict, warn=warn)
-    try:
-        trainer.fit()
-    except (SharpregError, KeyboardInterrupt) as exc:
-        if folder.checkpoint_file("last").exists():
+    cfg = recipe.train
+    if args.nproc is not None and not launched():
+        check_launch(args.nproc, cfg.batch_size, cfg.backend, resolve_device(cfg.device))
+        if args.nproc > 1:
+            sets = [a for o in args.overrides for a in ("--set", o)]
+            out = ["--out", str(args.out)] if args.out is not None else []
+            return launch(args.nproc, [*global_args(args), "run", str(args.recipe), *sets, *out,
+                                       "--runs-dir", str(args.runs_dir), *progress_args(args),
+                                       *(["--strict"] * args.strict)])
+    with join(cfg.backend, cfg.device) as rep:
+        created: RunFolder | None = None
+        made: Path | str | None = None
+        if rep.main:
+            try:
+                created = RunFolder.create(recipe, out=args.out, root=args.runs_dir, command="run")
+                made = created.path
+            except SharpregError as exc:
+                made = str(exc)
+        made = broadcast(made, rep)  # every process trains into rank 0's folder (rank 0 holds its lock)
+        if isinstance(made, str):
+            raise RunError(made)
+        folder = created if created is not None else RunFolder(made).replica()
+        trainer = Trainer(recipe, folder, replicas=rep, **options)
+        # the data are read and checked against what the recipe pins before anything trains; every process
+        # decides alike, rank 0 says it
+        trainer.before_training = lambda parts: enforce(
+            lock_differences(recipe, data_fingerprint=parts.dm.fingerprint), strict=args.strict,
+            warn=warn if rep.main else (lambda _text: None))
+        try:
+            trainer.fit()
+        except (SharpregError, KeyboardInterrupt) as exc:
+            if folder.checkpoint_file("last").exists():
+                raise
+            # stopped before the first checkpoint (a mistake found while building the run, or Ctrl-C during
+            # it): leave nothing behind, so the same command works again
+            folder.discard()
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted("stopped before training began; nothing was kept. Start again with: "
+                                  f"{command_line(args)}") from None
             raise
-        # stopped before the first checkpoint (a mistake found while building the run, or Ctrl-C during
-        # it): leave nothing behind, so the same command works again
-        folder.discard()
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted("stopped before training began; nothing was kept. Start again with: "
-                              f"{command_line(args)}") from None
-        raise
-    finally:
-        folder.release()
+        finally:
+            folder.release()
     return 0
 
 

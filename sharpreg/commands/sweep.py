@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="run a grid of recipes (methods x models x seeds); `sweep report DIR` aggregates one",
         usage="sharpreg sweep GRID.toml [--workers N] [--threads T] [--out DIR] [--dry-run | --plan] [--executor E]\n"
+              "       [--partition P] [--time T] [--gpus-per-run G] [--nodes K] [--slurm-option KEY=VALUE]...\n"
               "       sharpreg sweep report SWEEP_DIR [--no-plots]",
         description="Run every combination of GRID.toml (a base recipe and value lists) as a run folder "
         "SWEEP_DIR/runs/<id>/, resumably: finished runs are skipped and interrupted ones resumed, so the same "
@@ -31,6 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "then the sweep's wall time on --workers x --threads; run nothing")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local worker processes (default), Slurm via submitit, or submitit's local executor")
+    slurm = p.add_argument_group("cluster", "each run's resources (override the grid's [slurm] table)")
+    slurm.add_argument("--partition", default=None, help="Slurm partition")
+    slurm.add_argument("--time", default=None, metavar="T", help="time limit of one run: minutes or HH:MM:SS")
+    slurm.add_argument("--gpus-per-run", type=int, default=None, metavar="G",
+                       help="GPUs of each run, spread evenly over --nodes; one process per GPU, started by torchrun "
+                       "(with --executor local: G processes on this machine)")
+    slurm.add_argument("--nodes", type=int, default=None, metavar="K", help="nodes of each run (Slurm)")
+    slurm.add_argument("--slurm-option", dest="slurm_options", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other parameter of submitit's Slurm executor (e.g. qos=high, exclude=node7); "
+                       "repeatable; unknown keys are refused")
     p.add_argument("--no-progress", action="store_true", help="no progress view")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--no-plots", action="store_true", help="report tables only, no plots")
@@ -118,6 +129,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     from ..errors import SharpregError
     from ..paths import child
+    from ..study.cluster import check_options, with_options
     from ..study.grid import load_grid
     from ..study.manifest import Status
     from ..study.sweep import Action, SweepOptions, plan, run_sweep
@@ -129,6 +141,13 @@ def sweep(args: argparse.Namespace) -> int:
     threads = args.threads or grid.config.threads
     if workers < 1 or threads < 1:
         raise SharpregError("--workers and --threads must be at least 1")
+    slurm = with_options(grid.config.slurm, partition=args.partition, time=args.time, gpus_per_run=args.gpus_per_run,
+                         nodes=args.nodes, options=args.slurm_options)
+    if slurm.options:
+        check_options(slurm.options)
+    if args.executor != "slurm" and slurm.nodes > 1:
+        raise SharpregError(f"--executor {args.executor} runs on this one machine; a run on {slurm.nodes} nodes needs "
+                            "--executor slurm")
     tasks = plan(grid, out, tuning=True) + plan(grid, out) if grid.tuning else plan(grid, out)
     todo = [t for t in tasks if t.action not in (Action.SKIP, Action.BUSY)]
     if args.plan:
@@ -139,7 +158,7 @@ def sweep(args: argparse.Namespace) -> int:
     console.print(f"sweep {grid.name}: {len(tasks)} runs, {len(tasks) - len(todo)} finished, {len(todo)} to run "
                   f"into {out} ({args.executor}, {workers} workers x {threads} threads)")
     manifest = run_sweep(grid, out, SweepOptions(workers=workers, threads=threads, executor=args.executor,
-                                                 progress=not args.no_progress), console=console)
+                                                 progress=not args.no_progress, slurm=slurm), console=console)
     runs = manifest.data["runs"]
     tune = manifest.data.get("tune") or {}
     failed = [k for k, v in {**tune.get("runs", {}), **runs}.items() if v.get("status") != Status.DONE]

@@ -21,6 +21,7 @@ from .io import LoadImageFiled, as_text, find_data_error
 from .module import SPLITS, DataContext, DataModule, Item, Split
 from .params import ImageSetParams
 from .content import ContentIndex
+from .diskcache import cache_mode, image_keys
 from .identity import pixel_hash
 from .pipeline import Reseeded, image_dataset, one_thread
 from .splits import assign_splits, check_no_straddle, fold_numbers, place_twins
@@ -331,16 +332,21 @@ class ImageDataModule(DataModule):
         return [{"image": it.source, "label": it.label, "id": it.id, **self.record_extras(it)}
                 for it in self.items_of(split)]
 
-    def dataset(self, split: Split, *, train_transforms: bool | None = None) -> Dataset:
+    def dataset(self, split: Split, *, train_transforms: bool | None = None, defer_augmentation: bool = False) -> Dataset:
+        """``defer_augmentation``: items carry their draws, for ``data.augment.augment_batch`` and
+        ``transforms.normalize_batch`` on the device."""
         augment = (split == "train") if train_transforms is None else train_transforms
-        key = (split, augment)
+        defer = augment and defer_augmentation
+        key = (split, augment, defer)
         if key not in self._datasets:
             pre = self.load_transforms() + tf.preprocess(self.image_size, self.in_chans, self.intensity_transforms())
-            aug = tf.augmentation(self.params.augment) if augment else []
-            chain = mt.Compose([*pre, *aug, *tf.normalization(self.params.normalize, self.in_chans)])
+            chain, normalized = tf.full_chain(pre, self.params.augment if augment else None, self.params.normalize,
+                                              self.in_chans, defer=defer)
             records = self._records(split)
+            mode = cache_mode(self)
+            keys = image_keys(self, self.items_of(split), normalized=normalized) if mode == "disk" else None
             try:
-                ds = image_dataset(records, chain, cache=self.params.cache == "memory")
+                ds = image_dataset(records, chain, cache=mode, keys=keys)
                 if augment:
                     ds.aug_seed, ds.epoch = self.context.seed, self._epoch
             except Exception as err:

@@ -14,6 +14,8 @@ from monai import transforms as mt
 from monai.data import CacheDataset, get_track_meta, set_track_meta
 from monai.data import Dataset as MonaiDataset
 
+from .diskcache import ImageCache
+
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
@@ -32,13 +34,24 @@ def one_thread() -> Iterator[None]:
 
 class Reseeded:
     """Mix-in: with ``aug_seed`` set, item ``i`` is augmented with a random state drawn from
-    (seed, epoch, i) alone, so batches do not depend on the order, the worker processes or resuming."""
+    (seed, epoch, i) alone, so batches do not depend on the order, the worker processes or resuming.
+
+    An index may be an ``(epoch, i)`` pair (see ``sampler.py``): item ``i`` with that epoch's seed,
+    whatever ``epoch`` this copy of the data set holds (a persistent worker's copy is not told)."""
 
     aug_seed: int | None = None
     epoch: int = 0
     transform: Any
 
-    def _reseed(self, index: Any) -> None:
+    def _index(self, index: Any) -> Any:
+        """Reseed for ``index``; returns the plain index."""
+        epoch = self.epoch
+        if isinstance(index, tuple) and len(index) == 2:
+            epoch, index = int(index[0]), int(index[1])
+        self._reseed(index, epoch)
+        return index
+
+    def _reseed(self, index: Any, epoch: int) -> None:
         if self.aug_seed is None or not isinstance(index, (int, np.integer)):
             return
         rs = self.__dict__.get("_rs")
@@ -47,27 +60,55 @@ class Reseeded:
             for t in getattr(self.transform, "transforms", [self.transform]):
                 if isinstance(t, mt.Randomizable):
                     t.set_random_state(state=rs)  # dictionary transforms pass it to their inner ones
-        rs.seed(np.random.SeedSequence([self.aug_seed, self.epoch, int(index)]).generate_state(4))
+        rs.seed(np.random.SeedSequence([self.aug_seed, epoch, int(index)]).generate_state(4))
 
 
 class CachedImages(Reseeded, CacheDataset):
     def __getitem__(self, index: Any) -> Any:
-        self._reseed(index)
+        index = self._index(index)
         with one_thread():
             return super().__getitem__(index)
 
 
 class Images(Reseeded, MonaiDataset):
     def __getitem__(self, index: Any) -> Any:
-        self._reseed(index)
+        index = self._index(index)
         with one_thread():
             return super().__getitem__(index)
 
 
-def image_dataset(records: list[dict[str, Any]], chain: mt.Compose, *, cache: bool) -> Reseeded:
-    """The records through ``chain``; with ``cache`` every record is decoded once, up front."""
-    if not cache:
+class DiskCachedImages(CachedImages):
+    """Cached in memory, filled from the disk cache (decoding only images it lacks, and adding them)."""
+
+    def __init__(self, records: list[dict[str, Any]], keys: list[str], disk: ImageCache, **kw: Any) -> None:
+        self.keys, self.disk = keys, disk
+        super().__init__(records, **kw)
+
+    def _load_cache_item(self, idx: int) -> Any:
+        record = self.data[idx]
+        image = self.disk.get(self.keys[idx])
+        if image is None:
+            image = np.asarray(super()._load_cache_item(idx)["image"], dtype=np.float32)
+            self.disk.put(self.keys[idx], image)
+        return {**{k: record[k] for k in KEPT if k in record}, "image": torch.from_numpy(image)}
+
+
+#: what a cached item keeps of its record besides the image
+KEPT = ("label", "id")
+
+
+def image_dataset(records: list[dict[str, Any]], chain: mt.Compose, *, cache: str = "memory",
+                  keys: list[str] | None = None) -> Reseeded:
+    """The records through ``chain``. ``cache``: ``"none"`` decodes every time; ``"memory"`` decodes every
+    record once, up front; ``"disk"`` too, but reads what the disk cache has (by ``keys``) and adds the rest.
+    Cached items are not copied per access: the random transforms after the cache point never write in place."""
+    if cache == "none":
         return Images(records, transform=chain)
+    kw: dict[str, Any] = dict(transform=chain, cache_rate=1.0, progress=False,
+                              num_workers=min(4, os.cpu_count() or 1), copy_cache=False)
     with one_thread():
-        return CachedImages(records, transform=chain, cache_rate=1.0, progress=False,
-                            num_workers=min(4, os.cpu_count() or 1), copy_cache=True)
+        if cache == "disk":
+            if keys is None or len(keys) != len(records):
+                raise ValueError("a disk cache needs one key per record")
+            return DiskCachedImages(records, keys, ImageCache(), **kw)
+        return CachedImages(records, **kw)

@@ -1,18 +1,12 @@
-"""MONAI transform chains: deterministic preprocessing (cached) followed by training augmentation."""
+"""MONAI transform chains: deterministic preprocessing (cached), training augmentation, normalization."""
 
 from __future__ import annotations
 
-import functools
-import math
-
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
-
 import torch
-import torch.nn.functional as F
 from monai import transforms as mt
 
 from ..specs import AugmentParams
+from .augment import RandAugmentd, enabled
 
 KEYS = ["image"]
 #: ImageNet's per-channel mean and standard deviation of [0, 1] pixels (torchvision's and timm's defaults)
@@ -42,29 +36,47 @@ def normalization(kind: str, channels: int) -> list[mt.Transform]:
     RGB kernels for greyscale input, so this keeps its input scale). ``"none"``: pixels stay in [0, 1]."""
     if kind == "none":
         return []
-    if kind != "imagenet":
-        raise ValueError(f"unknown normalization {kind!r}")
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((sum(IMAGENET_MEAN) / 3,), (sum(IMAGENET_STD) / 3,))
+    mean, std = normalization_stats(kind, channels)
     return [mt.NormalizeIntensityd(KEYS, subtrahend=mean, divisor=std, channel_wise=True),
             mt.EnsureTyped(KEYS, dtype="float32", track_meta=False)]
 
 
-def augmentation(params: AugmentParams) -> list[mt.Transform]:
-    """Random training transforms chosen in the recipe (empty when everything is off)."""
-    p = params.probability
-    chain: list[mt.Transform] = []
-    if params.flip_horizontal > 0:
-        chain.append(mt.RandFlipd(KEYS, prob=params.flip_horizontal, spatial_axis=1))
-    if params.flip_vertical > 0:
-        chain.append(mt.RandFlipd(KEYS, prob=params.flip_vertical, spatial_axis=0))
-    if (params.rotate_degrees > 0 or params.zoom > 0) and p > 0:
-        chain.append(RandRotateZoomd(KEYS, degrees=params.rotate_degrees, zoom=params.zoom, prob=p))
-    if params.intensity > 0 and p > 0:
-        chain.append(mt.RandScaleIntensityd(KEYS, factors=params.intensity, prob=p))
-        chain.append(mt.RandShiftIntensityd(KEYS, offsets=params.intensity, prob=p))
-    if chain:
+def normalization_stats(kind: str, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel (mean, std) of a ``data.normalize`` other than ``"none"``."""
+    if kind != "imagenet":
+        raise ValueError(f"unknown normalization {kind!r}")
+    return (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((sum(IMAGENET_MEAN) / 3,), (sum(IMAGENET_STD) / 3,))
+
+
+def normalize_batch(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """:func:`normalization` of a batch B×C×H×W on its device (a deferred chain's last step)."""
+    if kind == "none":
+        return x
+    mean, std = normalization_stats(kind, x.shape[1])
+    shape = (1, x.shape[1], 1, 1)
+    return (x - torch.tensor(mean, dtype=x.dtype, device=x.device).view(shape)) / torch.tensor(
+        std, dtype=x.dtype, device=x.device).view(shape)
+
+
+def augmentation(params: AugmentParams, *, defer: bool = False) -> list[mt.Transform]:
+    """Random training transforms chosen in the recipe (empty when everything is off). With ``defer``
+    each item only draws its transforms; :func:`sharpreg.data.augment.apply` applies them to the batch."""
+    if not enabled(params):
+        return []
+    chain: list[mt.Transform] = [RandAugmentd(KEYS, params, defer=defer)]
+    if not defer:
         chain.append(mt.EnsureTyped(KEYS, dtype="float32", track_meta=False))
     return chain
+
+
+def full_chain(pre: list[mt.Transform], augment: AugmentParams | None, normalize: str, channels: int, *,
+               defer: bool = False) -> tuple[mt.Compose, bool]:
+    """Preprocessing, augmentation (``None``: none) and normalization, and whether what a cache keeps (the
+    chain up to its first random transform) is normalized. ``defer``: the device augments the batch and
+    then normalizes it (:func:`normalize_batch`), so the chain does neither."""
+    aug = augmentation(augment, defer=defer) if augment is not None else []
+    norm = [] if defer else normalization(normalize, channels)
+    return mt.Compose([*pre, *aug, *norm]), bool(norm and not aug)
 
 
 def _match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -78,44 +90,3 @@ def _match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 3 and x.shape[0] == 1:
         return x.repeat(3, 1, 1)
     return x
-
-
-class RandRotateZoomd(mt.RandomizableTransform, mt.MapTransform):
-    """Random rotation (uniform in +-``degrees``) and zoom (uniform in 1 +- ``zoom``, > 1 zooms in),
-    each applied with probability ``prob``, as one bilinear resampling with zero padding; the size
-    is kept. One ``grid_sample`` call: MONAI's RandRotated/RandZoomd cost 10-30x more per image."""
-
-    def __init__(self, keys: Sequence[Hashable], degrees: float, zoom: float, prob: float) -> None:
-        mt.RandomizableTransform.__init__(self, prob=1.0)
-        mt.MapTransform.__init__(self, keys)
-        self.degrees, self.zoom, self.p = degrees, zoom, prob
-        self._angle, self._scale = 0.0, 1.0
-
-    def randomize(self, data: Any = None) -> None:
-        rotate = self.degrees > 0 and self.R.rand() < self.p
-        angle = self.R.uniform(-self.degrees, self.degrees) if rotate else 0.0
-        scale = self.R.uniform(1 - self.zoom, 1 + self.zoom) if (self.zoom > 0 and self.R.rand() < self.p) else 1.0
-        self._angle, self._scale = math.radians(angle), scale
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        self.randomize()
-        if self._angle == 0.0 and self._scale == 1.0:
-            return d
-        c, s = math.cos(self._angle) / self._scale, math.sin(self._angle) / self._scale
-        for key in self.key_iterator(d):
-            x = torch.as_tensor(d[key], dtype=torch.float32)
-            gx, gy = _base_grid(x.shape[-2], x.shape[-1])
-            # elementwise (not F.affine_grid, whose threading costs ~4 ms per small image on a busy CPU)
-            grid = torch.stack((c * gx - s * gy, s * gx + c * gy), dim=-1)[None]
-            d[key] = F.grid_sample(x[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
-        return d
-
-
-@functools.lru_cache(maxsize=8)
-def _base_grid(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalized pixel-centre coordinates (x, y), each H×W, as ``align_corners=False`` expects."""
-    ys = (torch.arange(h, dtype=torch.float32) * 2 + 1) / h - 1
-    xs = (torch.arange(w, dtype=torch.float32) * 2 + 1) / w - 1
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return gx, gy

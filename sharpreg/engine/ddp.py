@@ -31,6 +31,11 @@ def is_distributed(model: nn.Module) -> bool:
     )
 
 
+def world_size(model: nn.Module) -> int:
+    """Replicas that average their gradients (1 without DDP)."""
+    return dist.get_world_size() if is_distributed(model) else 1
+
+
 def no_sync(model: nn.Module) -> contextlib.AbstractContextManager[Any]:
     if is_distributed(model):
         return model.no_sync()  # type: ignore[operator]

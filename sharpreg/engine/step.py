@@ -117,11 +117,22 @@ class SharpnessStep:
         self._g_copy = CleanGradientCopy(wanted=not getattr(rule, "keeps_clean_grad", False))
 
     # -- the whole step ----------------------------------------------------------------------------
-    def step(self, micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_fn: LossFn) -> StepOutput:
-        """One optimizer step over ``micro_batches`` (their sizes weight the mean loss)."""
+    def step(self, micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_fn: LossFn, *,
+             weights: Sequence[float] | None = None) -> StepOutput:
+        """One optimizer step over ``micro_batches`` (their sizes weight the mean loss).
+
+        ``weights``: each micro-batch's share of the step's loss, summed over every replica under DDP (a
+        micro-batch of n of the step's N images, over all replicas: n / N; padding: 0). The default
+        gives equal replicas equal shares. The averaged gradient is then the gradient of the whole
+        step's mean loss, as one process would compute it, even when replicas hold unequal parts."""
         if not micro_batches:
             raise SharpregError("a step needs at least one micro-batch")
-        total = sum(len(y) for _, y in micro_batches)
+        world = ddp.world_size(self.model)
+        if weights is None:
+            total = sum(len(y) for _, y in micro_batches)
+            weights = [len(y) / total / world for _, y in micro_batches]
+        elif len(weights) != len(micro_batches):
+            raise SharpregError(f"{len(weights)} weights for {len(micro_batches)} micro-batches")
         ctx = self.begin()
         logits: list[torch.Tensor] = []
         try:
@@ -130,12 +141,13 @@ class SharpnessStep:
                     break
                 loss_sum = torch.zeros((), dtype=torch.float64, device=self.params[0].device)
                 with ddp.no_sync(self.model):
-                    for x, y in micro_batches:
+                    for (x, y), w in zip(micro_batches, weights):
                         with self.autocast():
                             out = self.model(x)
                             loss = loss_fn(out, y)
-                        self.backward(loss * (len(y) / total))
-                        loss_sum = loss_sum + loss.detach().double() * (len(y) / total)
+                        # x world: the replicas' gradients are averaged, their shares add up
+                        self.backward(loss * (w * world))
+                        loss_sum = loss_sum + loss.detach().double() * (w * world)
                         if k == 0:
                             logits.append(out.detach())
                 self.after_pass(ctx, k, loss_sum)
@@ -314,12 +326,18 @@ class SharpnessStep:
         return self.scaler.overflowed()
 
     def _finite(self, ctx: StepContext) -> bool:
-        """All passes finite, on every replica (so all replicas skip or step together)."""
+        """All passes finite, on every replica (so all replicas skip or step together). Under DDP the
+        pass losses become their mean over the replicas (the whole step's loss) on the way."""
         if not ctx.losses or self._overflowed():
             return False
-        bad = (~torch.isfinite(torch.stack(ctx.losses))).any().float()
+        losses = torch.stack(ctx.losses)
+        bad = (~torch.isfinite(losses)).any().double().reshape(1)
         if ddp.is_distributed(self.model):
-            ddp.all_max_(bad)
+            both = torch.cat([bad, torch.nan_to_num(losses)])
+            ddp.average_([both])
+            finite = not bool(both[0])
+            ctx.losses = list((both[1:] if finite else torch.full_like(losses, math.nan)).unbind())
+            return finite
         return not bool(bad)
 
     @staticmethod

@@ -22,9 +22,9 @@ def batch_inputs(batch: dict[str, Any], device: torch.device, non_blocking: bool
             batch["label"].to(device, non_blocking=non_blocking).long())
 
 
-def loader(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+def loader(dataset: Dataset, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     """Batches in data-set order, with the loader's own generator so the global torch RNG is left as it was."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=pin_memory,
                       generator=torch.Generator().manual_seed(0))
 
 
@@ -39,10 +39,12 @@ def predict(
     num_workers: int = 0,
     loss_fn: LossFn | None = None,
     label_map: torch.Tensor | None = None,
+    channels_last: bool = False,
 ) -> Predictions:
     """Evaluate ``model`` (in eval mode, restored to its previous mode after) on ``dataset``.
 
-    ``label_map[i]`` is the model's class for the data set's class ``i`` (another data set's classes)."""
+    ``label_map[i]`` is the model's class for the data set's class ``i`` (another data set's classes);
+    ``channels_last``: inputs in the layout of a channels_last model."""
     was_training = model.training
     model.eval()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -51,8 +53,10 @@ def predict(
     probs, labels = [], []
     loss, n = 0.0, 0
     try:
-        for batch in loader(dataset, batch_size, num_workers):
-            x, y = batch_inputs(batch, device)
+        for batch in loader(dataset, batch_size, num_workers, pin_memory=device.type == "cuda"):
+            x, y = batch_inputs(batch, device, non_blocking=True)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             if label_map is not None:
                 y = label_map[y]
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -68,3 +72,19 @@ def predict(
     if not labels:
         return Predictions([], np.zeros(0, dtype=np.int64), np.zeros((0, 0)), float("nan"))
     return Predictions(ids, torch.cat(labels).numpy(), torch.cat(probs).double().numpy(), loss / n)
+
+
+def merge(parts: list[Predictions]) -> Predictions:
+    """The predictions of processes that each took every n-th case (process r: cases r, r + n, ...), back
+    in the data set's order, with the mean loss over all cases."""
+    n = sum(len(p.labels) for p in parts)
+    if n == 0:
+        return parts[0]
+    world = len(parts)
+    order = np.concatenate([np.arange(r, n, world) for r in range(world)])
+    rank = np.argsort(order, kind="stable")
+    ids = [i for p in parts for i in p.ids]
+    labels = np.concatenate([p.labels for p in parts if len(p.labels)])
+    probs = np.concatenate([p.probs for p in parts if len(p.labels)])
+    loss = sum(p.loss * len(p.labels) for p in parts if len(p.labels)) / n
+    return Predictions([ids[j] for j in rank], labels[rank], probs[rank], loss)

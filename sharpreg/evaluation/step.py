@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from ..build import build_metrics, build_model, model_inputs
 from ..devices import Placement
+from ..distributed import SINGLE, Replicas, gather
 from ..errors import RunError
 from ..metrics import Metric, ThresholdChoice, bootstrap_intervals, choose_threshold, compute_metrics, positive_of
 from ..recipe import Recipe
@@ -20,7 +21,7 @@ from ..recipe.core import EvalConfig
 from ..runs import Predictions, RunFolder
 from ..runs.export import ExportedModel
 from ..runs.folder import Weights
-from .inference import LossFn, predict
+from .inference import LossFn, merge, predict
 
 
 @dataclass
@@ -64,18 +65,27 @@ class Evaluator:
     num_workers: int = 0
     extra_metrics: tuple[Metric, ...] = ()
     """the plugin metrics the recipe lists (``[[metrics]]``)"""
+    replicas: Replicas = SINGLE
+    """the processes of a multi-process run: each predicts its share, every one gets all predictions"""
+    channels_last: bool = False
 
     @classmethod
     def for_recipe(cls, recipe: Recipe, model: nn.Module, placement: Placement, loss_fn: LossFn,
-                   classes: list[str]) -> Evaluator:
+                   classes: list[str], *, replicas: Replicas = SINGLE, channels_last: bool = False) -> Evaluator:
         """Batches of ``train.batch_size`` on the placement's device, precision and workers; the recipe's
         plugin metrics."""
         return cls(model, placement.device, loss_fn, classes, recipe.eval, recipe.train.batch_size, placement.precision,
-                   placement.num_workers, build_metrics(recipe))
+                   placement.num_workers, build_metrics(recipe), replicas, channels_last)
 
     def predict(self, dataset: Dataset, label_map: torch.Tensor | None = None) -> Predictions:
-        return predict(self.model, dataset, device=self.device, batch_size=self.batch_size, precision=self.precision,
-                       num_workers=self.num_workers, loss_fn=self.loss_fn, label_map=label_map)
+        """Predictions on every case of ``dataset``, in its order (under several processes: each predicts
+        every n-th case, and the parts are gathered, so metrics are computed on the whole set)."""
+        rep = self.replicas
+        share = Subset(dataset, range(rep.rank, len(dataset), rep.world)) if rep.active else dataset  # type: ignore[arg-type]
+        part = predict(self.model, share, device=self.device, batch_size=self.batch_size, precision=self.precision,
+                       num_workers=self.num_workers, loss_fn=self.loss_fn, label_map=label_map,
+                       channels_last=self.channels_last)
+        return merge(gather(part, rep)) if rep.active else part
 
     def metrics(self, labels: np.ndarray, probs: np.ndarray, threshold: float | None = None) -> dict[str, float]:
         """Every metric of the table that predictions define (and, with ``threshold``, those at it)."""

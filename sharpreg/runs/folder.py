@@ -54,10 +54,18 @@ class RunFolder(RunLifecycle):
     CHECKPOINTS = "checkpoints"
     PLOTS = "plots"
     EVALUATIONS = "evaluations"
+    writer = True
+    """this process writes the folder (False in the other processes of a multi-process run)"""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._metrics = MetricsTable(self.path / self.METRICS)
+
+    def replica(self) -> RunFolder:
+        """This folder as another process of a multi-process run uses it: reading only."""
+        from .replica import ReplicaRunFolder
+
+        return ReplicaRunFolder(self.path)
 
     # -- the recipe and the record of what ran --------------------------------------------------------
     def write_recipe(self, recipe: Recipe) -> None:

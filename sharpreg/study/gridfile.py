@@ -13,25 +13,12 @@ from ..paths import name_problem
 from ..recipe.lines import find_line, index_lines
 from ..recipe.loader import display, parse_toml, read_text
 from ..specs import MAX_SEED
+from .cluster import SlurmConfig
 
 #: keys whose values are replicates (folds and seeds), not factors, in the report; runs are paired on them
 DEFAULT_REPLICATE_KEYS = ("data.split.fold", "train.seed")
 #: the key whose values the tuning runs average over (every other key of a run defines its selection)
 TUNE_SEED_KEY = "train.seed"
-
-
-class SlurmConfig(BaseModel):
-    """Resources of each Slurm job (submitit ``update_parameters``)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    partition: str | None = Field(None, description="Slurm partition.")
-    timeout_min: int = Field(240, ge=1, description="Time limit of one run, in minutes.")
-    gpus_per_node: int = Field(1, ge=0, description="GPUs per run.")
-    cpus_per_task: int = Field(8, ge=1, description="CPU cores per run.")
-    mem_gb: float = Field(32, gt=0, description="Memory per run, in GB.")
-    array_parallelism: int = Field(16, ge=1, description="Most runs at once on the cluster.")
-    account: str | None = Field(None, description="Slurm account.")
-    constraint: str | None = Field(None, description="Slurm constraint (node features).")
 
 
 class MeasureConfig(BaseModel):

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ..errors import RunError, SharpregError
 from ..runs import RunState
+from .cluster import SlurmConfig, submitit_parameters
 from .grid import Combo, Grid
 from .manifest import GRID_COPY, RUNS, Manifest, Status, now
 from .tasks import INTERRUPTED, Action, CommandFactory, Task, execute_task, plan, run_command
@@ -39,6 +40,8 @@ class SweepOptions:
     executor: Executor = "local"
     progress: bool = True
     report: bool = True
+    slurm: SlurmConfig | None = None
+    """the grid's ``[slurm]`` with the command's options on top (default: the grid's)"""
 
 
 def prepare(grid: Grid, out: Path) -> Manifest:
@@ -151,7 +154,7 @@ def _run_local(grid: Grid, todo: list[Task], manifest: Manifest, options: SweepO
         if stopping.is_set():
             return {"id": task.id, "returncode": 130, "seconds": 0.0, "action": task.action, "note": "not started"}
         manifest.update(task.id, status=Status.RUNNING, started=now())
-        spec = task.to_plain(grid.recipe, options.threads)
+        spec = task.to_plain(grid.recipe, options.threads, nproc=(options.slurm or grid.config.slurm).processes)
         try:
             return execute_task(spec, command_factory, started=lambda p: procs.__setitem__(task.id, p))
         except OSError as exc:  # e.g. the log or the run folder cannot be written: this run fails, not the sweep
@@ -193,20 +196,17 @@ def _run_submitit(grid: Grid, out: Path, todo: list[Task], manifest: Manifest, o
     except ImportError:
         raise SharpregError("--executor slurm needs submitit: pip install 'sharpreg[slurm]'") from None
     cluster = "local" if options.executor == "submitit-local" else "slurm"
+    s = options.slurm or grid.config.slurm
+    params = submitit_parameters(s, cluster, f"sharpreg-{grid.name}")  # checked before anything is submitted
     executor = submitit.AutoExecutor(folder=out / "submitit" / "%j", cluster=cluster)
-    s = grid.config.slurm
-    params: dict[str, Any] = {"timeout_min": s.timeout_min, "name": f"sharpreg-{grid.name}"}
-    if cluster == "slurm":
-        params |= {"gpus_per_node": s.gpus_per_node, "cpus_per_task": s.cpus_per_task, "mem_gb": s.mem_gb,
-                   "slurm_array_parallelism": s.array_parallelism}
-        named = {"partition": s.partition, "account": s.account, "constraint": s.constraint}
-        params |= {f"slurm_{k}": v for k, v in named.items() if v}
     executor.update_parameters(**params)
-    threads = s.cpus_per_task if cluster == "slurm" else options.threads
+    # a node's cores are shared by the run's processes there
+    threads = max(1, s.cpus_per_task // s.processes) if cluster == "slurm" else options.threads
     jobs = []
     with executor.batch():
         for t in todo:
-            jobs.append((t, executor.submit(execute_task, t.to_plain(grid.recipe, threads), command_factory)))
+            spec = t.to_plain(grid.recipe, threads, nproc=s.processes, nnodes=s.nodes)
+            jobs.append((t, executor.submit(execute_task, spec, command_factory)))
     for t, job in jobs:
         manifest.update(t.id, status=Status.SUBMITTED, job_id=str(job.job_id))
     with _progress(console, options.progress) as progress:

@@ -14,8 +14,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..launch import torchrun_args
 from ..lifetime import child_environment
 from ..runs import RunFolder, RunState
+from .cluster import node_placement
 from .grid import Combo, Grid
 from .manifest import log_file, move_aside, run_folder
 
@@ -54,9 +56,12 @@ class Task:
     tuning: bool = False
     """a tuning run (``SWEEP/tune/runs/``)"""
 
-    def to_plain(self, recipe: Path, threads: int) -> dict[str, Any]:
+    def to_plain(self, recipe: Path, threads: int, nproc: int = 1, nnodes: int = 1) -> dict[str, Any]:
+        """What a worker or a Slurm job needs to carry the run out; ``nproc`` processes on each of ``nnodes``
+        nodes (torchrun) when either is above 1."""
         return {"id": self.id, "overrides": self.overrides, "run_dir": str(self.run.path), "log": str(self.log),
-                "action": str(self.action), "recipe": str(recipe), "threads": threads, "measure": self.measure}
+                "action": str(self.action), "recipe": str(recipe), "threads": threads, "measure": self.measure,
+                "nproc": nproc, "nnodes": nnodes}
 
 
 _PLANNED = {
@@ -115,6 +120,14 @@ def run_command(action: Action, recipe: Path, overrides: list[str], run_dir: Pat
     return [*cli, "run", str(recipe), *sets, "--out", str(run_dir), "--no-progress"]
 
 
+def torchrun_wrapped(cmd: list[str], nproc: int, where: dict[str, Any]) -> list[str]:
+    """A ``python -m MODULE ARGS`` or ``python SCRIPT ARGS`` command started through torchrun instead."""
+    target = ["-m", *cmd[2:]] if cmd[1] == "-m" else cmd[1:]
+    if target[:2] == ["-m", "sharpreg.cli"]:
+        target[1] = "sharpreg"
+    return [cmd[0], "-m", "torch.distributed.run", *torchrun_args(nproc, target, **where)]
+
+
 CommandFactory = Callable[[Action, Path, list[str], Path], list[str]]
 #: exit codes of a run stopped by Ctrl-C (or a forwarded SIGINT), and of one stopped by SIGTERM
 STOPPED = (130, -signal.SIGINT)
@@ -126,6 +139,11 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
     """Run (or resume, or restart) one run as a subprocess; its output goes to its log. Picklable for submitit."""
     run, log, recipe = RunFolder(Path(spec["run_dir"])), Path(spec["log"]), Path(spec["recipe"])
     action, note = Action(spec["action"]), ""
+    nproc, nnodes = int(spec.get("nproc", 1)), int(spec.get("nnodes", 1))
+    where = node_placement(nnodes)
+    first = where.get("node_rank", 0) == 0
+    if not first:  # another node of a multi-node run: its processes only, the bookkeeping is the first node's
+        log = log.with_name(f"{log.stem}.node{where['node_rank']}{log.suffix}")
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
@@ -142,20 +160,21 @@ def execute_task(spec: dict[str, Any], command_factory: CommandFactory = run_com
 
     def call(act: Action) -> int:
         nonlocal note
-        if act is Action.RESTART and run.path.exists():
+        if act is Action.RESTART and run.path.exists() and first:
             if run.state() is RunState.RUNNING:  # never move a folder that another process writes
                 note = f"in use by {run.holder()}: left alone"
                 return 2
             move_aside(run)
-        return spawn(command_factory(Action.RESUME if act is Action.RESUME else Action.RUN, recipe,
-                                     list(spec["overrides"]), run.path))
+        cmd = command_factory(Action.RESUME if act is Action.RESUME else Action.RUN, recipe, list(spec["overrides"]),
+                              run.path)
+        return spawn(torchrun_wrapped(cmd, nproc, where) if nproc > 1 or nnodes > 1 else cmd)
 
     rc = 0 if action is Action.MEASURE else call(action)
     if rc not in (0, *STOPPED) and action is Action.RESUME and run.state() not in (RunState.DONE, RunState.RUNNING):
         note = f"resume failed (exit {rc}); restarted from scratch"
         action = Action.RESTART
         rc = call(action)
-    if rc == 0 and spec.get("measure") and run.state() is RunState.DONE and not run.has_sharpness():
+    if rc == 0 and first and spec.get("measure") and run.state() is RunState.DONE and not run.has_sharpness():
         mrc = spawn(command_factory(Action.MEASURE, recipe, list(spec["measure"]), run.path))
         if mrc != 0:
             note = "; ".join(n for n in (note, f"sharpness measurement failed (exit {mrc}); see the log") if n)

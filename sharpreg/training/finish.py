@@ -52,9 +52,10 @@ def finish(run: RunFolder, recipe: Recipe, parts: TrainingParts, state: Training
     summary.seconds = round(state.elapsed + time.perf_counter() - t0, 2)
     run.write_summary(summary)
     run.event("finish", seconds=summary.seconds)
-    _plots(run)
-    write_card(run)
-    print_summary(console, summary, run.path)
+    if run.writer:  # the other processes of a multi-process run have computed the same; rank 0 shows it
+        _plots(run)
+        write_card(run)
+        print_summary(console, summary, run.path)
     return summary
 
 

@@ -4,6 +4,7 @@ what it leaves at the end (``finish.py``) live beside it; the run folder is the 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shlex
@@ -17,6 +18,7 @@ from rich.console import Console
 from ..build import build_callbacks
 from ..console import make_console
 from ..data.module import SPLITS, Split
+from ..distributed import SINGLE, Replicas, any_rank, gather
 from ..errors import Interrupted, RunError, SharpregError
 from ..recipe import Recipe
 from ..runs import Predictions, RunFolder, Summary
@@ -49,14 +51,16 @@ class Trainer:
     run is built, before anything is written or trained (``sharpreg run`` checks the recipe's lock there).
     ``after_step(epoch, step)`` is called after every optimizer step (tests use it to interrupt a run at a
     chosen point). ``progress_every``: seconds between plain progress lines when the console is not a
-    terminal."""
+    terminal. ``replicas``: this process among the processes of a torchrun run (each trains its part of
+    every batch; rank 0 alone writes, through ``run``, and shows the plan and progress)."""
 
     def __init__(self, recipe: Recipe, run: RunFolder, *, console: Console | None = None, progress: bool = True,
-                 resume: bool = False, progress_every: float = PLAIN_EVERY) -> None:
+                 resume: bool = False, progress_every: float = PLAIN_EVERY, replicas: Replicas = SINGLE) -> None:
         self.recipe = recipe
         self.run = run
+        self.replicas = replicas
         self.console = console or make_console(stderr=True)
-        self.show_progress = progress
+        self.show_progress = progress and replicas.main
         self.progress_every = progress_every
         self.resuming = resume
         self.cfg = recipe.train
@@ -82,7 +86,7 @@ class Trainer:
     def setup(self) -> None:
         """Device, seeds, data, model, optimizer, rule and engine (once)."""
         if self._parts is None:
-            self._parts = build_parts(self.recipe)
+            self._parts = build_parts(self.recipe, self.replicas)
 
     # -- the run --------------------------------------------------------------------------------------
     def fit(self) -> Summary:
@@ -109,7 +113,7 @@ class Trainer:
                     raise  # nothing kept: `sharpreg run` removes the folder and says how to start again
                 raise self._interrupted(f"before training {'resumed' if self.resuming else 'began'}; the last "
                                         "checkpoint is kept") from None
-            callbacks = Callbacks(build_callbacks(self.recipe, self.run.path), self.run.path)
+            callbacks = Callbacks(build_callbacks(self.recipe, self.run.path) if self.replicas.main else [], self.run.path)
             callbacks.on_start(self.recipe.resolved())
             self._epochs(callbacks)
             try:
@@ -118,13 +122,16 @@ class Trainer:
             except KeyboardInterrupt:
                 raise self._interrupted("during the final test evaluation, after the last epoch") from None
         finally:
+            if self._parts is not None:
+                self._parts.close()
             if callbacks is not None:
                 callbacks.on_end()
             logging.getLogger("sharpreg").removeHandler(handler)
             handler.close()
 
     def _say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        if self.replicas.main:
+            self.console.print(text, markup=False, highlight=False)
 
     def _plan(self, started: float) -> None:
         """Prepare the training data and show the plan (console, log.txt, events.jsonl)."""
@@ -155,6 +162,8 @@ class Trainer:
         parts, state = self.parts, self.state
         if self.resuming:
             self.state = state = restore(self.run, self.recipe, parts)
+            if state.partial is not None and not self.replicas.main:
+                state.partial.probs, state.partial.labels = [], []  # rank 0 holds the gathered ones
         else:
             problem = first_step_problem(self.recipe, num_classes=parts.dm.num_classes,
                                          train_images=len(parts.dm.labels("train")))
@@ -166,7 +175,9 @@ class Trainer:
                 "device_name": torch.cuda.get_device_name(parts.device) if parts.device.type == "cuda" else None,
                 "determinism": parts.determinism, "torch_cuda": torch.version.cuda,
                 "placement_notes": list(parts.placement.notes),
-                "data": {"fingerprint": parts.dm.fingerprint, "images": sum(len(parts.dm.labels(s)) for s in SPLITS)}})
+                "data": {"fingerprint": parts.dm.fingerprint, "images": sum(len(parts.dm.labels(s)) for s in SPLITS)},
+                "world_size": self.replicas.world, "backend": self.replicas.backend,
+                "channels_last": parts.channels_last, "augmentation_on_device": parts.deferred_augmentation})
             save_last(self.run, self.recipe, parts, state)
         step = state.partial.steps if state.partial else 0
         log.info("run %s: %s on %s%s", self.run.path, self.recipe.name, parts.device,
@@ -193,7 +204,8 @@ class Trainer:
             state.session_start = None
 
     def _notify(self, message: str) -> None:
-        self.console.print(message, style="yellow")
+        if self.replicas.main:
+            self.console.print(message, style="yellow")
 
     # -- one epoch ------------------------------------------------------------------------------------
     def train_epoch(self, epoch: int, bar: EpochProgress) -> dict[str, Any]:
@@ -205,12 +217,8 @@ class Trainer:
         bar.start_epoch(f"{epoch + 1}/{self.cfg.epochs}", self.steps_per_epoch, start, acc.loss_sum / max(1, acc.seen))
         t0 = last = time.perf_counter()
         seen_here = 0
-        for i, batch in enumerate(parts.loader(self.cfg, epoch)):
-            if i >= self.steps_per_epoch:
-                break
-            if i < start:
-                last = time.perf_counter()
-                continue  # replayed: the loader draws the same batches and augmentations as before
+        # a resumed epoch starts at its next step: the batches and augmentations depend on (seed, epoch) only
+        for i, batch in enumerate(parts.loader(self.cfg, epoch, start), start=start):
             images, passes = self._step(epoch, i, batch, acc)
             seen_here += images
             now = time.perf_counter()
@@ -220,9 +228,9 @@ class Trainer:
             bar.step(acc.loss_sum / max(1, acc.seen), seen_here / max(1e-9, now - t0), self._left(epoch, i + 1))
             if self.after_step is not None:
                 self.after_step(epoch, i + 1)
-            if self.stop.requested and acc.steps < self.steps_per_epoch:
+            if any_rank(self.stop.requested, self.replicas) and acc.steps < self.steps_per_epoch:
                 acc.seconds += time.perf_counter() - t0
-                save_last(self.run, self.recipe, parts, self.state, partial=acc)
+                save_last(self.run, self.recipe, parts, self.state, partial=self._gathered(acc))
                 raise self._interrupted(f"at epoch {epoch + 1}, step {acc.steps} of {self.steps_per_epoch}; "
                                         "checkpoint saved")
         acc.seconds += time.perf_counter() - t0
@@ -239,7 +247,7 @@ class Trainer:
             val_seconds = time.perf_counter() - t_val  # validation, model selection and checkpoints
             self._estimate(self.pace.epoch_done(epoch, acc.steps, acc.seconds, val_seconds, acc.passes / acc.steps))
         bar.end_epoch(self.cfg.monitor, row.get(f"val_{self.cfg.monitor}"), acc.seconds, self._left(epoch + 1, 0))
-        if self.stop.requested and self.state.epoch < self.cfg.epochs:
+        if any_rank(self.stop.requested, self.replicas) and self.state.epoch < self.cfg.epochs:
             raise self._interrupted(f"at the end of epoch {self.state.epoch}; checkpoint saved")
         return row
 
@@ -247,22 +255,22 @@ class Trainer:
         return self.pace.left(epoch, step) if self.pace is not None else None
 
     def _step(self, epoch: int, i: int, batch: dict[str, Any], acc: EpochState) -> tuple[int, int]:
-        """One optimizer step on ``batch``; returns the number of images it held and the passes it ran."""
-        out = self.parts.train_step(self.cfg, epoch, i, batch)
-        y = batch["label"]
+        """One optimizer step on ``batch`` (this process's part of the step's images); returns the number
+        of images the step held over all processes and the passes it ran."""
+        out, total, mine = self.parts.train_step(self.cfg, epoch, i, batch)
         acc.steps = i + 1
         acc.passes += out.passes
         if out.skipped or not math.isfinite(out.loss):
             self._nonfinite(epoch, i, out.loss, acc)
-            return len(y), out.passes
-        acc.loss_sum += out.loss * len(y)
-        acc.seen += len(y)
-        if out.logits is not None:
+            return total, out.passes
+        acc.loss_sum += out.loss * total
+        acc.seen += total
+        if out.logits is not None and mine:
             acc.probs.append(torch.softmax(out.logits.float(), dim=1).cpu())
-            acc.labels.append(y.long().cpu())
+            acc.labels.append(batch["label"].long().cpu())
         for k, v in out.diagnostics.items():
             acc.diag.setdefault(k, []).append(float(v))
-        return len(y), out.passes
+        return total, out.passes
 
     def _nonfinite(self, epoch: int, i: int, loss: float, acc: EpochState) -> None:
         where = f"epoch {epoch + 1}, step {i + 1}"
@@ -280,8 +288,9 @@ class Trainer:
         """Validation, model selection, early stopping, the epoch's checkpoint and ``metrics.csv`` row."""
         parts, state, monitor = self.parts, self.state, self.cfg.monitor
         train_metrics: dict[str, float] = {"loss": acc.loss_sum / acc.seen if acc.seen else math.nan}
-        if acc.probs:
-            train_metrics |= parts.evaluator.metrics(torch.cat(acc.labels).numpy(), torch.cat(acc.probs).double().numpy())
+        whole = self._gathered(acc)
+        if whole.probs:
+            train_metrics |= parts.evaluator.metrics(torch.cat(whole.labels).numpy(), torch.cat(whole.probs).double().numpy())
         val = self.evaluate("val") if len(parts.dm.labels("val")) else {}
         state.total_passes += acc.passes
         row: dict[str, Any] = {"epoch": epoch + 1, "seconds": round(acc.seconds, 3),
@@ -305,6 +314,15 @@ class Trainer:
         if state.stopped_early:
             log.info("early stop after epoch %d (no %s gain for %d epochs)", state.epoch, monitor, patience)
         return row
+
+    def _gathered(self, acc: EpochState) -> EpochState:
+        """``acc`` with the training predictions of every process (metrics and checkpoints need them all)."""
+        if not self.replicas.active:
+            return acc
+        parts = gather((acc.probs, acc.labels), self.replicas)
+        probs = [p for ps, _ in parts for p in ps]
+        labels = [y for _, ys in parts for y in ys]
+        return dataclasses.replace(acc, probs=probs, labels=labels)
 
     def predict(self, split: Split) -> Predictions:
         """Predictions of the current model on ``split`` (no augmentation)."""

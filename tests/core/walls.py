@@ -21,7 +21,7 @@ SIZED_ONLY = ("tests", "benchmarks", "examples")
 CORE, PLUGINS = "sharpreg", "sharpreg_plugins"
 ENGINE_MAY_IMPORT = ("sharpreg.engine", "sharpreg.specs", "sharpreg.errors")
 RECIPE_MUST_NOT_REACH = ("sharpreg.training", "sharpreg.engine")
-CLI = ("sharpreg.cli", "sharpreg.commands")
+CLI = ("sharpreg.cli", "sharpreg.commands", "sharpreg.__main__")  # __main__: `python -m sharpreg`
 PROBES = {"import_module", "find_spec"}
 
 

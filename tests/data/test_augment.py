@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from sharpreg.data.transforms import RandRotateZoomd
+from sharpreg.data.augment import apply
 from sharpreg_plugins.datasets.phantom import PhantomData, PhantomParams
 
 
@@ -41,27 +41,23 @@ def test_evaluation_splits_are_not_augmented(ctx):
                        torch.stack([again[i]["image"] for i in range(len(again))]))
 
 
-class Fixed(RandRotateZoomd):
-    def __init__(self, degrees: float, scale: float) -> None:
-        super().__init__(["image"], degrees=1.0, zoom=0.0, prob=1.0)
-        self.fixed = (math.radians(degrees), scale)
-
-    def randomize(self, data=None) -> None:
-        self._angle, self._scale = self.fixed
+def turned(x: torch.Tensor, degrees: float, zoom: float) -> torch.Tensor:
+    draws = torch.tensor([[0.0, 0.0, math.radians(degrees), zoom, 1.0, 0.0]], dtype=torch.float64)
+    return apply(x[None], draws)[0]
 
 
 def test_quarter_turn_equals_rot90_and_identity_is_exact():
     x = torch.arange(36, dtype=torch.float32).reshape(1, 6, 6)
-    turned = Fixed(90.0, 1.0)({"image": x})["image"]
-    assert torch.allclose(turned, torch.rot90(x, k=1, dims=(1, 2)), atol=1e-5) or torch.allclose(
-        turned, torch.rot90(x, k=-1, dims=(1, 2)), atol=1e-5)
-    assert torch.equal(Fixed(0.0, 1.0)({"image": x})["image"], x)
+    quarter = turned(x, 90.0, 1.0)
+    assert torch.allclose(quarter, torch.rot90(x, k=1, dims=(1, 2)), atol=1e-5) or torch.allclose(
+        quarter, torch.rot90(x, k=-1, dims=(1, 2)), atol=1e-5)
+    assert torch.equal(turned(x, 0.0, 1.0), x)
 
 
 def test_zoom_in_by_two_magnifies_the_centre():
     x = torch.zeros(1, 8, 8)
     x[0, 3:5, 3:5] = 1.0  # a 2x2 centre square
-    z = Fixed(0.0, 2.0)({"image": x})["image"]
+    z = turned(x, 0.0, 2.0)
     assert z[0, 2:6, 2:6].min() > 0.2 and z[0, 0, 0] == 0  # the square now covers the central 4x4
     assert float(z.sum()) == pytest.approx(4 * float(x.sum()), rel=0.3)
 

@@ -20,9 +20,9 @@ from sharpreg.errors import RecipeError
 from sharpreg.recipe import load_recipe
 from sharpreg.study.grid import load_grid
 
-from ..training.tiny import TINY
+from ..training.tiny import recipe_text
 
-BASE = tomllib.loads(TINY.format(rule="none", epochs=1))
+BASE = tomllib.loads(recipe_text(rule="none", epochs=1))
 TABLES = ["meta", "data", "model", "optimizer", "sharpness", "train", "eval"]
 WORDS = sorted({k for t in TABLES for k in BASE.get(t, {})} | set(TABLES) | {
     "schema_version", "requires", "extends", "name", "rho", "split", "augment", "classes", "root", "csv", "seed",

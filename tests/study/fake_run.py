@@ -1,9 +1,10 @@
 """A stand-in for ``sharpreg run`` / ``sharpreg resume`` in sweep tests: writes a summary in milliseconds.
 
-Usage: fake_run.py ACTION RUN_DIR [OVERRIDE ...]. The test metrics follow from the overrides:
-auroc = 0.7 + 0.05 (sam) + 0.01 * seed. A run whose id is listed in SWEEP/FAIL exits 1. A tuning run
-(``eval.score_test=false``) writes no test metrics; its validation AUROC (``best_val``) is highest for
-``sharpness.rho = 0.1`` and ``optimizer.lr = 0.002``, and its would-be test AUROC (never written) favours others."""
+Usage: fake_run.py ACTION RUN_DIR [OVERRIDE ...]; under torchrun each process notes its rank. The test
+metrics follow from the overrides: auroc = 0.7 + 0.05 (sam) + 0.01 * seed. A run whose id is listed in
+SWEEP/FAIL exits 1. A tuning run (``eval.score_test=false``) writes no test metrics; its validation AUROC
+(``best_val``) is highest for ``sharpness.rho = 0.1`` and ``optimizer.lr = 0.002``, and its would-be test
+AUROC (never written) favours others."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ action, run_dir, overrides = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
 values = dict(o.split("=", 1) for o in overrides if "=" in o)
 fail = run_dir.parent.parent / "FAIL"
 run_dir.mkdir(parents=True, exist_ok=True)
+rank = os.environ.get("RANK")  # started by torchrun: say which process; rank 0 alone writes the run
 with (run_dir.parent.parent / "calls.txt").open("a") as fh:
-    fh.write(f"{action} {run_dir.name} threads={os.environ.get('OMP_NUM_THREADS')}\n")
+    fh.write(f"{action} {run_dir.name} threads={os.environ.get('OMP_NUM_THREADS')}"
+             + (f" rank={rank}/{os.environ['WORLD_SIZE']}" if rank else "") + "\n")
+if rank not in (None, "0"):
+    sys.exit(0)
 if action == "measure":  # sharpreg sharpness RUN --samples ...: the options are the extra arguments
     lam = 10.0 - 5.0 * ("sam" in run_dir.name)
     (run_dir / "sharpness.json").write_text(json.dumps({"lambda_max": lam, "trace": 3 * lam, "args": overrides}))

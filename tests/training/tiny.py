@@ -17,7 +17,7 @@ name = "tiny"
 [data]
 name = "phantom"
 classes = ["benign", "malignant"]
-per_class = 12
+per_class = {per_class}
 native_size = 32
 image_size = 32
 
@@ -27,7 +27,7 @@ test = 0.25
 
 [model]
 name = "timm"
-arch = "test_resnet"
+arch = "{arch}"
 
 [optimizer]
 name = "sgd"
@@ -35,11 +35,12 @@ lr = 0.05
 
 [sharpness]
 name = "{rule}"
+{sharpness}
 
 [train]
 epochs = {epochs}
-batch_size = 4
-max_steps_per_epoch = 3
+batch_size = {batch_size}
+{max_steps}
 device = "cpu"
 seed = 3
 scheduler = "cosine"
@@ -50,9 +51,18 @@ bootstrap = 20
 """
 
 
-def write_recipe(folder: Path, *, rule: str = "sam", epochs: int = 3, extra: str = "") -> Path:
+def recipe_text(*, rule: str = "sam", epochs: int = 3, arch: str = "test_resnet", per_class: int = 12,
+                batch_size: int = 4, max_steps: int | None = 3, sharpness: str = "") -> str:
+    """The tiny recipe as TOML (``max_steps=None``: every step of each epoch; ``sharpness``: more keys of that table)."""
+    steps = f"max_steps_per_epoch = {max_steps}" if max_steps else ""
+    return TINY.format(rule=rule, epochs=epochs, arch=arch, per_class=per_class, batch_size=batch_size,
+                       max_steps=steps, sharpness=sharpness)
+
+
+def write_recipe(folder: Path, *, rule: str = "sam", extra: str = "", **shape: object) -> Path:
+    """The tiny recipe in ``folder`` (``shape``: the keywords of :func:`recipe_text`), plus ``extra`` TOML."""
     path = folder / f"tiny-{rule}.toml"
-    path.write_text(TINY.format(rule=rule, epochs=epochs) + extra)
+    path.write_text(recipe_text(rule=rule, **shape) + extra)  # type: ignore[arg-type]
     return path
 
 
