@@ -17,6 +17,12 @@ from .estimate import Estimate, StepTimer, Workload, count
 from .parts import TrainingParts, build_parts
 
 
+#: the plan's words for each data cache
+CACHE_WORDS = {"memory": "decoded and cached in memory in {seconds:.1f} s",
+               "disk": "cached in memory from the disk cache (decoding what it lacked) in {seconds:.1f} s",
+               "none": "not cached"}
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What a run will do, in numbers."""
@@ -29,7 +35,8 @@ class RunPlan:
     images: dict[str, int]
     image_size: int
     channels: int
-    cached: bool
+    cache: str
+    """where the data set keeps its prepared images: ``memory``, ``disk`` (and memory) or ``none``"""
     prepare_seconds: float
     """decoding and caching the training images"""
     setup_seconds: float
@@ -52,7 +59,7 @@ class RunPlan:
                  if p.device.type == "cpu" else self.device_name)
         counts = ", ".join(f"{n} {s}" for s, n in self.images.items())
         data = (f"{self.dataset} · {counts} images · {self.image_size} px, {count(self.channels, 'channel')} · "
-                + (f"decoded and cached in memory in {self.prepare_seconds:.1f} s" if self.cached else "not cached"))
+                + CACHE_WORDS[self.cache].format(seconds=self.prepare_seconds))
         stop = (f" · stops early after {self.patience} epochs without a better val {self.monitor}"
                 if self.patience else "")
         rows = [("device", f"{where} · {p.precision} · {count(p.num_workers, 'loader worker')}"),
@@ -67,7 +74,7 @@ class RunPlan:
         """The plan for ``events.jsonl``."""
         return {**self.placement.record(), "device_name": self.device_name, "dataset": self.dataset,
                 "images": self.images, "image_size": self.image_size, "channels": self.channels,
-                "cached": self.cached, "prepare_seconds": round(self.prepare_seconds, 3),
+                "cached": self.cache != "none", "cache": self.cache, "prepare_seconds": round(self.prepare_seconds, 3),
                 "setup_seconds": round(self.setup_seconds, 3), "model": self.model,
                 "parameters": self.parameters, "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
                 "batch_size": self.batch_size, "rule": self.rule, "passes_per_step": self.passes,
@@ -78,7 +85,7 @@ def prepare_training_data(parts: TrainingParts) -> float:
     """Build the training data set (decoding and caching its images, where the data set caches) and
     return the seconds it took, so that the first timed steps do not include it."""
     t0 = time.perf_counter()
-    parts.dm.dataset("train")
+    parts.train_dataset()
     return time.perf_counter() - t0
 
 
@@ -98,7 +105,7 @@ def make_plan(recipe: Recipe, parts: TrainingParts, started: float) -> RunPlan:
         name=recipe.name, placement=parts.placement, device_name=device_name(parts.device),
         threads=torch.get_num_threads(), dataset=recipe.data.name,
         images={s: len(dm.labels(s)) for s in SPLITS}, image_size=dm.image_size, channels=dm.in_chans,
-        cached=getattr(dm.params, "cache", "none") == "memory", prepare_seconds=prepare_seconds,
+        cache=parts.data_cache, prepare_seconds=prepare_seconds,
         setup_seconds=time.perf_counter() - started,
         model=f"{recipe.model.name} {arch}" if arch else recipe.model.name,
         parameters=sum(p.numel() for p in parts.model.parameters()),
@@ -126,12 +133,15 @@ def time_steps(recipe: Recipe, parts: TrainingParts, *, timed_steps: int) -> Est
     timer = StepTimer(parts.steps_per_epoch, timed_steps)
     parts.model.train()
     last = time.perf_counter()
-    for i, batch in enumerate(parts.loader(recipe.train, 0)):
-        out = parts.train_step(recipe.train, 0, i, batch)
-        now = time.perf_counter()
-        if timer.add(now - last, out.passes):
-            break
-        last = now
+    try:
+        for i, batch in enumerate(parts.loader(recipe.train, 0)):
+            out, _, _ = parts.train_step(recipe.train, 0, i, batch)
+            now = time.perf_counter()
+            if timer.add(now - last, out.passes):
+                break
+            last = now
+    finally:
+        parts.close()  # the loader's workers persist across epochs; these steps are all there is
     return timer.estimate(run_workload(recipe, parts), parts.device.type)
 
 
