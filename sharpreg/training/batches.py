@@ -7,16 +7,15 @@ micro-batch of ``train.accumulate``, and (under DDP) a rank's share of a batch. 
 with BatchNorm: no batch and no micro-batch holds fewer than two images. A last batch of one image
 joins the batch before it; a batch is split into at most ``len(batch) // 2`` micro-batches. Only
 ``batch_size = 1`` (or a training split of one image) leaves a single image, and the step's dry run
-(``probe.py``) reports it before anything is written when the model cannot take it.
+(``probe.py``) reports it before anything is written when the model cannot take it. Under torchrun each
+process's share of a batch holds at least two images too (:func:`smallest_global_batch`), unless
+SyncBatchNorm normalizes over the whole batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch import nn
-from torch.utils.data import Sampler
 
 
 def has_batchnorm(model: nn.Module) -> bool:
@@ -29,6 +28,12 @@ def smallest_batch(model: nn.Module) -> int:
     return 2 if has_batchnorm(model) else 1
 
 
+def smallest_global_batch(smallest: int, world: int, synced: bool) -> int:
+    """The fewest images a batch of ``world`` processes may hold so that each process's share holds
+    ``smallest``: under BatchNorm each process normalizes its own share, unless SyncBatchNorm pools them."""
+    return smallest * world if smallest > 1 and world > 1 and not synced else smallest
+
+
 def batch_sizes(n: int, batch_size: int, smallest: int) -> list[int]:
     """Sizes of an epoch's batches of ``n`` images: ``batch_size`` each, a last batch smaller than
     ``smallest`` joined to the one before it."""
@@ -37,26 +42,6 @@ def batch_sizes(n: int, batch_size: int, smallest: int) -> list[int]:
         last = sizes.pop()
         sizes[-1] += last
     return sizes
-
-
-class TrainBatches(Sampler[list[int]]):
-    """Shuffled index batches of :func:`batch_sizes`. The order is ``torch.randperm(n, generator)``, the
-    order torch's ``RandomSampler`` gives for the same generator, so batches match torch's loader
-    wherever no batch is joined."""
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator, smallest: int) -> None:
-        self.sizes = batch_sizes(n, batch_size, smallest)
-        self.n, self.generator = n, generator
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = torch.randperm(self.n, generator=self.generator).tolist()
-        start = 0
-        for size in self.sizes:
-            yield order[start:start + size]
-            start += size
-
-    def __len__(self) -> int:
-        return len(self.sizes)
 
 
 def split_count(images: int, accumulate: int, smallest: int) -> int:

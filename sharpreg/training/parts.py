@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from ..build import (build_datamodule, build_loss, build_model, build_optimizer, build_rule, model_inputs,
                      recipe_rho_schedule)
@@ -29,7 +29,7 @@ from ..launch import launched
 from ..recipe import Recipe
 from ..recipe.core import TrainConfig
 from ..specs import SchedulePlan
-from .batches import batch_sizes, micro_batches, smallest_batch
+from .batches import batch_sizes, micro_batches, smallest_batch, smallest_global_batch
 from .runtime import place_model, wrap
 from .setup import lr_factor, seed_everything
 
@@ -109,12 +109,23 @@ class TrainingParts:
         self.dm.set_epoch(epoch)
         self.sampler.set_epoch(epoch, start)
         if self._loader is None:
-            dataset = (self.dm.dataset("train", defer_augmentation=True) if self.deferred_augmentation
-                       else self.dm.dataset("train"))
-            self._loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=self.placement.num_workers,
+            self._loader = DataLoader(self.train_dataset(), batch_sampler=self.sampler, num_workers=self.placement.num_workers,
                                       pin_memory=self.device.type == "cuda", persistent_workers=self.placement.num_workers > 0,
                                       generator=torch.Generator().manual_seed(train.seed))
         return self._loader
+
+    def train_dataset(self) -> Dataset:
+        """The training images as the loader reads them (augmented in the items, or carrying their draws)."""
+        if self.deferred_augmentation and isinstance(self.dm, ImageDataModule):
+            return self.dm.dataset("train", defer_augmentation=True)
+        return self.dm.dataset("train")
+
+    @property
+    def data_cache(self) -> str:
+        """Where the training images are kept once prepared: ``memory``, ``disk`` (and memory) or ``none``."""
+        if isinstance(self.dm, ImageDataModule):
+            return cache_mode(self.dm)
+        return str(getattr(self.dm.params, "cache", "none"))
 
     def close(self) -> None:
         """Let the loader's worker processes go (they persist across epochs, not past the run)."""
@@ -157,9 +168,14 @@ def build_parts(recipe: Recipe, replicas: Replicas = SINGLE) -> TrainingParts:
     optimizer = build_optimizer(recipe, model)
     rule = build_rule(recipe)
     smallest = smallest_batch(model)
+    least = smallest_global_batch(smallest, replicas.world, cfg.sync_batchnorm)
+    if replicas.world > 1 and cfg.batch_size < least:  # one process: the step's dry run (probe.py) says it
+        raise SharpregError(f"train.batch_size = {cfg.batch_size} on {replicas.world} processes leaves a process fewer than "
+                            f"{smallest} images of a batch, which BatchNorm cannot train on: raise train.batch_size to "
+                            f"at least {least}, start fewer processes, or set train.sync_batchnorm = true (CUDA)")
     sampler = GlobalBatches(len(train_labels), cfg.batch_size, cfg.seed, rank=replicas.rank, world=replicas.world,
                             max_steps=cfg.max_steps_per_epoch,
-                            sizes=batch_sizes(len(train_labels), cfg.batch_size, smallest))
+                            sizes=batch_sizes(len(train_labels), cfg.batch_size, least))
     schedule = LrSchedule(cfg, [g["lr"] for g in optimizer.param_groups], sampler.steps)
     rho_schedule = recipe_rho_schedule(recipe, SchedulePlan(lr_range=schedule.lr_range(), total_steps=schedule.total_steps))
     wrapped = wrap(model, cfg, device, replicas)
@@ -176,7 +192,7 @@ def build_parts(recipe: Recipe, replicas: Replicas = SINGLE) -> TrainingParts:
 def _fill_caches(dm: DataModule, replicas: Replicas, deferred: bool) -> None:
     """Several processes on a disk cache: rank 0 decodes and writes the images first, the others then
     read them (instead of every process decoding everything at once)."""
-    if not (replicas.active and isinstance(dm, ImageDataModule) and cache_mode(dm) == "disk"):
+    if not replicas.active or not isinstance(dm, ImageDataModule) or cache_mode(dm) != "disk":
         return
     if not replicas.main:
         torch.distributed.barrier()

@@ -108,3 +108,32 @@ def test_apply_leaves_untouched_images_bit_for_bit():
     out = apply(x, draws)
     assert torch.equal(out[0], x[0]) and torch.equal(out[1], x[1].flip(-1))
     assert not torch.allclose(out[2], x[2])
+
+
+def test_a_deferred_data_set_is_normalized_on_the_device_after_its_augmentation(ctx):
+    """data.normalize is the chain's last step: a deferred chain leaves it to ``normalize_batch``, after apply."""
+    params = phantom(ctx, 7).params.model_copy(update={"normalize": "imagenet"})
+    dm = type(phantom(ctx, 7))(params, ctx(seed=7))
+    dm.set_epoch(2)
+    per_item = torch.cat([b["image"] for b in DataLoader(dm.dataset("train"), batch_size=5)])
+    batches = DataLoader(dm.dataset("train", defer_augmentation=True), batch_size=5)
+    deferred = torch.cat([tf.normalize_batch(apply(b["image"], b[AUGMENT_KEY]), "imagenet") for b in batches])
+    torch.testing.assert_close(deferred, per_item, rtol=0, atol=1e-5)
+    # the control: normalizing before the augmentation (rotations would pad with 0 in normalized units) differs
+    wrong = torch.cat([apply(tf.normalize_batch(b["image"], "imagenet"), b[AUGMENT_KEY]) for b in batches])
+    assert (wrong - per_item).abs().max() > 0.1
+    assert float(per_item.mean()) < 0.2  # normalized: ImageNet statistics move [0, 1] pixels below zero
+
+
+def test_disk_cache_keys_say_whether_the_cached_image_is_normalized(ctx):
+    from sharpreg.data.diskcache import image_keys
+
+    dm = phantom(ctx, 1)
+    dm.setup()
+    items = dm.items_of("train")
+    plain, normalized = image_keys(dm, items), image_keys(dm, items, normalized=True)
+    assert len(set(plain)) == len(items) and not set(plain) & set(normalized)
+    _, cached_normalized = tf.full_chain([], None, "imagenet", 1)
+    _, augmented = tf.full_chain([], dm.params.augment, "imagenet", 1)
+    assert cached_normalized and not augmented  # a chain with augmentation caches before normalizing
+    assert not tf.full_chain([], None, "none", 1)[1]

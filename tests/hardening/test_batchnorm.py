@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sharpreg.training.batches import TrainBatches, batch_sizes, micro_batches, smallest_micro_batch
+from sharpreg.data.sampler import GlobalBatches
+from sharpreg.training.batches import batch_sizes, micro_batches, smallest_global_batch, smallest_micro_batch
 
 from .conftest import one_line_error
 
@@ -47,9 +48,36 @@ def test_batches_are_torch_loaders_where_nothing_joins() -> None:
     for n, size in ((12, 5), (24, 4), (7, 7)):
         torch_batches = [b.tolist() for b in DataLoader(range(n), batch_size=size, shuffle=True,
                                                         generator=torch.Generator().manual_seed(3))]
-        gen = torch.Generator().manual_seed(3)
-        ours = [b.tolist() for b in DataLoader(range(n), batch_sampler=TrainBatches(n, size, gen, 2), generator=gen)]
-        assert ours == torch_batches
+        ours = GlobalBatches(n, size, 0, sizes=batch_sizes(n, size, 2))
+        ours.set_epoch(3)  # seed 0, epoch 3: the generator seeded 3
+        assert [[i for _, i in b] for b in ours] == torch_batches
+
+
+def test_every_process_gets_two_images_of_every_batch_under_batchnorm() -> None:
+    for world in (2, 3, 4):
+        least = smallest_global_batch(2, world, synced=False)
+        assert least == 2 * world and smallest_global_batch(2, world, synced=True) == 2
+        assert smallest_global_batch(1, world, synced=False) == 1  # without BatchNorm batches are cut as for one
+        for n in range(least, 40):
+            for size in range(least, 14):
+                sizes = batch_sizes(n, size, least)
+                ranks = [GlobalBatches(n, size, 1, rank=r, world=world, sizes=sizes) for r in range(world)]
+                shares = [[s.local_size(step) for s in ranks] for step in range(len(sizes))]
+                assert min(min(step) for step in shares) >= 2, (world, n, size, shares)
+    # the negative control: cut for one process, a last batch of 3 leaves one of 2 processes a single image
+    loose = [GlobalBatches(11, 4, 1, rank=r, world=2, sizes=batch_sizes(11, 4, 2)) for r in range(2)]
+    assert min(s.local_size(2) for s in loose) == 1
+
+
+def test_a_batch_too_small_for_two_images_per_process_is_refused(tiny: Path) -> None:
+    from sharpreg.distributed import Replicas
+    from sharpreg.errors import SharpregError
+    from sharpreg.recipe import load_recipe
+    from sharpreg.training.parts import build_parts
+
+    recipe = load_recipe(tiny, ["train.batch_size=3"])  # test_resnet has BatchNorm
+    with pytest.raises(SharpregError, match=r"train.batch_size = 3 on 2 processes .* at least 4"):
+        build_parts(recipe, Replicas(rank=0, world=2))
 
 
 def _train_images(recipe: Path) -> int:
