@@ -118,7 +118,7 @@ class Fake:
         """The engine's cos(g, g_p) bookkeeping for a rule that releases g: its bfloat16 copy of g and the
         copy's dot product with g_p (‖g‖ and ‖g_p‖ are taken anyway), the fastest of ``reps``."""
         copy = CleanGradientCopy()
-        holder = type("Ctx", (), {"grads": [self.stored[0]]})()  # before_ascent reads ctx.grads[0] only
+        holder = type("Ctx", (), {"grads": [self.stored[0]], "grad_norm": None})()  # what before_ascent reads
         best = float("inf")
         for _ in range(reps + 1):  # the first call allocates the copy
             t = clock()

@@ -35,13 +35,21 @@ class CleanGradientCopy:
         """the buffers hold this step's g"""
 
     def before_ascent(self, ctx: StepContext) -> None:
+        """Copy g when wanted, and take ‖g‖ (``ctx.grad_norm``) if not yet known: in the same sweep, group by
+        group (``ops.cache_blocks``), so that g is read from memory once for both."""
         self.valid = False
         g = ctx.grads[0]
         if not self.wanted or g is None:
             return
         if self.buffers is None:
             self.buffers = [torch.empty_like(t, dtype=_NARROW.get(t.dtype, t.dtype)) for t in g]
-        torch._foreach_copy_(self.buffers, g)
+        parts: list[torch.Tensor] = []
+        for gs, bs in ops.cache_blocks([g, self.buffers], ops.block_bytes(g)):
+            torch._foreach_copy_(bs, gs)
+            if ctx.grad_norm is None:
+                parts += ops.norms(gs)
+        if ctx.grad_norm is None:
+            ctx.grad_norm = ops.norm_of_norms(parts)
         self.valid = True
 
     def after_ascent(self, ctx: StepContext) -> None:
@@ -62,12 +70,11 @@ def cosine(ctx: StepContext, copy: CleanGradientCopy) -> None:
     assert gp is not None
     g = ctx.grads[0]
     if g is not None:
-        ctx.g_dot_gp, ctx.gp_sq = ops.dot(g, gp), ops.dot(gp, gp)
+        ctx.g_dot_gp, ctx.gp_sq = ops.dot_and_square(g, gp)
         ctx.cos_g_gp = ops.cosine(ctx.g_dot_gp, ctx.clean_grad_norm(), ctx.gp_sq.sqrt(), ctx.eps)
     elif copy.valid and copy.buffers is not None:
-        approx = copy.buffers
-        ctx.gp_sq = ops.dot(gp, gp)
-        ctx.cos_g_gp = ops.cosine(ops.dot(approx, gp), ctx.clean_grad_norm(), ctx.gp_sq.sqrt(), ctx.eps)
+        approx_dot_gp, ctx.gp_sq = ops.dot_and_square(copy.buffers, gp)
+        ctx.cos_g_gp = ops.cosine(approx_dot_gp, ctx.clean_grad_norm(), ctx.gp_sq.sqrt(), ctx.eps)
     else:
         ctx.cos_g_gp = None
 

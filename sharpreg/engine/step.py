@@ -233,8 +233,8 @@ class SharpnessStep:
                     ddp.average_(ctx.grads[0])  # type: ignore[arg-type]
                     ctx.reduced_first = True
             if k == 1 and ctx.grads[0] is not None:
+                self._g_copy.before_ascent(ctx)  # takes ‖g‖ in its sweep when it copies g
                 ctx.clean_grad_norm()  # ‖g‖ for the diagnostics, before the rule may scale or release g
-                self._g_copy.before_ascent(ctx)
             self.rule.ascent(ctx, k)
             if k == 1:
                 self._g_copy.after_ascent(ctx)
