@@ -7,9 +7,10 @@ SAM-ON, as writing-a-rule.md recommends) would leave nothing to compare with, so
 of g in a narrower type (bfloat16 for float32 gradients, float32 for float64 ones), taken just before
 the ascent: half the bytes of g, and a cosine within about 1e-3 of the exact one (bfloat16 keeps 8
 significant bits; the rounding errors of the elements are independent and mostly cancel in the sum;
-‖g‖ is the exact norm the engine took before the ascent). ``benchmarks/step_overhead.py`` measures the
-cost: the copy and one mixed-type dot product, 2.1–2.6 float32 weight copies per step on one CPU
-thread (ResNet-50-sized; five measurements on a shared machine).
+‖g‖ is the exact norm the engine takes in the copy's sweep). ``benchmarks/step_overhead.py`` measures the
+cost: the copy and one mixed-type dot product (in one sweep with ‖g_p‖², which every rule takes), 2.5
+float32 weight copies per step on one CPU thread, median of five rounds [2.3–3.6] (ResNet-50-sized,
+shared machine at load 2–3; before the sweeps were fused, without ‖g_p‖²: 2.1–2.6).
 A rule that keeps g and says so (``keeps_clean_grad = True``, as GSAM, WSAM and CR-SAM do) costs nothing;
 one that keeps g without saying so costs one copy at its first step and none after.
 """
