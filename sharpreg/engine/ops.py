@@ -45,8 +45,8 @@ def block_bytes(tensors: TensorList) -> int:
 def cache_blocks(lists: Sequence[TensorList], budget: int) -> list[tuple[list[torch.Tensor], ...]]:
     """Aligned lists of same-shaped tensors cut into groups of at most ``budget`` bytes (counted on the
     first list), so that a chain of element-wise foreach ops can run group by group on operands that
-    stay in cache. Contiguous tensors are cut into flat views; others go whole, as one group of their
-    own when larger than ``budget``. Every element of every tensor is in exactly one group."""
+    stay in cache. A tensor that fits the room left in the current group goes whole; a larger contiguous
+    one is cut into flat views; a larger one that is not contiguous goes whole, as a group of its own. Every element of every tensor is in exactly one group."""
     groups: list[tuple[list[torch.Tensor], ...]] = []
     current: tuple[list[torch.Tensor], ...] = tuple([] for _ in lists)
     used = 0
@@ -65,10 +65,11 @@ def cache_blocks(lists: Sequence[TensorList], budget: int) -> list[tuple[list[to
 
     for items in zip(*lists):
         size = items[0].element_size()
-        if not all(t.is_contiguous() for t in items):
-            if used + items[0].numel() * size > budget:
+        nbytes = items[0].numel() * size
+        if nbytes <= budget - used or not all(t.is_contiguous() for t in items):  # whole (no views to make)
+            if used + nbytes > budget:
                 flush()
-            put(items, items[0].numel() * size)
+            put(items, nbytes)
             continue
         flat = [t.view(-1) for t in items]
         start, n = 0, flat[0].numel()
