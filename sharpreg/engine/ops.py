@@ -46,7 +46,8 @@ def cache_blocks(lists: Sequence[TensorList], budget: int) -> list[tuple[list[to
     """Aligned lists of same-shaped tensors cut into groups of at most ``budget`` bytes (counted on the
     first list), so that a chain of element-wise foreach ops can run group by group on operands that
     stay in cache. A tensor that fits the room left in the current group goes whole; a larger contiguous
-    one is cut into flat views; a larger one that is not contiguous goes whole, as a group of its own. Every element of every tensor is in exactly one group."""
+    one is cut into flat views; a larger one that is not contiguous goes whole, as a group of its own.
+    Every element of every tensor is in exactly one group."""
     groups: list[tuple[list[torch.Tensor], ...]] = []
     current: tuple[list[torch.Tensor], ...] = tuple([] for _ in lists)
     used = 0
