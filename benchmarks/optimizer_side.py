@@ -1,7 +1,8 @@
 """The optimizer side of a sharpness step against the physical limit (used by ``step_overhead.py``).
 
 Everything but the forward/backward passes: perturb, restore, combine, the base SGD step, the rule's
-post-step, the engine's diagnostics. It runs on ResNet-50-sized parameters; the backward passes are
+post-step, the engine's diagnostics (‖g‖, ‖e‖) but its optional cos(g, g_p) (``log_cos_g_gp = false``:
+not the rule's math; ``step_overhead.py`` reports its cost on its own line). It runs on ResNet-50-sized parameters; the backward passes are
 stood in for by copying stored gradients, whose time is measured and subtracted. Each rule's time is
 set against the minimum bytes its math must move (``FLOOR_P``) and the copy bandwidth of this machine,
 measured in the same round.
@@ -60,10 +61,11 @@ FLOOR_P: dict[str, dict[int, int]] = {
 }
 
 
-def engine(model: nn.Module, optimizer: torch.optim.Optimizer, name: str) -> SharpnessStep:
-    """Rule ``name`` with the benchmark's settings and its radius schedule (for a constant lr 0.01)."""
+def engine(model: nn.Module, optimizer: torch.optim.Optimizer, name: str, log_cos: bool = False) -> SharpnessStep:
+    """Rule ``name`` with the benchmark's settings and its radius schedule (for a constant lr 0.01);
+    ``log_cos``: the engine's optional cos(g, g_p) diagnostic (the full-step rounds keep it, as runs do)."""
     spec = RULE_SPECS[name]
-    config = spec.params(**SETTINGS.get(name, {}))
+    config = spec.params(**SETTINGS.get(name, {}), log_cos_g_gp=log_cos)
     schedule = build_rho_schedule(config, SchedulePlan(lr_range=(0.01, 0.01))) if isinstance(config, RuleParams) else None
     return SharpnessStep(model, optimizer, spec.factory(config), config, rho_schedule=schedule)
 

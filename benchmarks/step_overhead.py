@@ -6,7 +6,8 @@
   passes per step the rules actually ran (LookSAM k = 5, RST p = 0.5). pytorch-optimizer's LookSAM,
   where installed, runs the same way (``reference_step_ratio``).
 * Optimizer side (``optimizer_side.py``): ResNet-50-sized parameters (25.6 M), the backward passes
-  replaced by copying stored gradients (excluded). Per rule: ms per step, the minimum bytes its math
+  replaced by copying stored gradients (excluded), the engine's optional cos(g, g_p) off (it is not the
+  rule's math; its cost is the ``cos copy`` line; the full-step rounds keep it on, as runs do). Per rule: ms per step, the minimum bytes its math
   must read and write per step, and the fraction of this machine's copy bandwidth (measured in the
   same rounds) that achieves; pytorch-optimizer's SAM, adaptive SAM, GSAM, WSAM and LookSAM (foreach;
   their wrappers hand the base SGD their foreach flag, so theirs is foreach and ours fused), each right
@@ -14,8 +15,8 @@
 * Times are the process's CPU time (``time.process_time``): run with ``--threads 1`` so that time spent
   descheduled on a shared machine is not counted. The load average at the start and end is reported.
 * ``extra_memory_bytes``: the most the engine and the rule held beyond the weights and the current
-  gradient (the backup of w, kept per-pass gradients, LookSAM's stored component, the engine's bfloat16
-  copy of g for rules that release it).
+  gradient (the backup of w, kept per-pass gradients, LookSAM's stored component); logging the cosine
+  adds the bfloat16 copy of g for rules that release it (the ``cos copy`` line's memory).
 * ``cos copy``: what logging an honest cos(g, g_p) costs a rule that releases g (SAM, ASAM, SAM-ON): the
   engine's bfloat16 copy of g and its dot product with g_p, in float32 weight copies (per round).
 
@@ -84,7 +85,7 @@ class FullStep:
                              lr=0.01, momentum=0.9)
             self.step = self._reference_step
         else:
-            self.engine = engine(model, opt, name)
+            self.engine = engine(model, opt, name, log_cos=True)  # as a run logs it
             self.step = self._engine_step
         self.model, self.opt, self.batch, self.forwards = model, opt, batch, 0
 

@@ -41,6 +41,12 @@ class EngineParams(PluginParams):
         description="Under DDP: 'local' perturbs each replica by its own gradient (m-sharpness), "
         "'global' by the all-reduced first-pass gradient.",
     )
+    log_cos_g_gp: bool = Field(
+        True,
+        description="Log cos(g, g_p), the cosine between the clean and the perturbed gradient (diag_cos_g_gp). "
+        "For a rule that releases g (SAM, ASAM, SAM-ON) it costs a bfloat16 copy of g and a dot product, "
+        "about 2.5 weight copies per step on a CPU core; off: neither, and no cosine.",
+    )
 
 
 class RuleParams(EngineParams):

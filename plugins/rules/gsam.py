@@ -44,8 +44,9 @@ class GSAM(BaseRule):
         g, gp = ctx.grads[0], ctx.grads[1]
         assert g is not None and gp is not None
         # the engine's diagnostics already hold both products (unless stale after a DDP average)
-        g_dot_gp = ctx.g_dot_gp if ctx.g_dot_gp is not None else ops.dot(g, gp)
-        gp_sq = ctx.gp_sq if ctx.gp_sq is not None else ops.dot(gp, gp)
+        g_dot_gp, gp_sq = ctx.g_dot_gp, ctx.gp_sq
+        if g_dot_gp is None or gp_sq is None:  # the engine did not take them (log_cos_g_gp off, or DDP)
+            g_dot_gp, gp_sq = ops.dot_and_square(g, gp)
         c = float(g_dot_gp / torch.clamp_min(gp_sq, ctx.eps))
         torch._foreach_add_(g, gp, alpha=-c)  # g_⊥ (exactly 0 when g == g_p)
         torch._foreach_add_(gp, g, alpha=-self.config.alpha)

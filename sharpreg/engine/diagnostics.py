@@ -28,9 +28,11 @@ _NARROW = {torch.float32: torch.bfloat16, torch.float64: torch.float32}
 class CleanGradientCopy:
     """A narrow copy of the clean gradient g for the cosine, kept only while the rule releases g."""
 
-    def __init__(self, wanted: bool = True) -> None:
+    def __init__(self, wanted: bool = True, enabled: bool = True) -> None:
         self.buffers: list[torch.Tensor] | None = None
-        self.wanted = wanted
+        self.enabled = enabled
+        """the cosine is logged at all (``log_cos_g_gp``)"""
+        self.wanted = wanted and enabled
         """take a copy before the next ascent (the rule released g last time, or has not run yet)"""
         self.valid = False
         """the buffers hold this step's g"""
@@ -58,7 +60,7 @@ class CleanGradientCopy:
         if ctx.grads[0] is not None:
             self.wanted, self.valid, self.buffers = False, False, None
         else:
-            self.wanted = True
+            self.wanted = self.enabled
 
     def nbytes(self) -> int:
         return ops.tensor_bytes(self.buffers)

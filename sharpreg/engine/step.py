@@ -114,7 +114,8 @@ class SharpnessStep:
         set_total_steps = getattr(rule, "set_total_steps", None)
         if total_steps is not None and callable(set_total_steps):
             set_total_steps(int(total_steps))
-        self._g_copy = CleanGradientCopy(wanted=not getattr(rule, "keeps_clean_grad", False))
+        self._g_copy = CleanGradientCopy(wanted=not getattr(rule, "keeps_clean_grad", False),
+                                         enabled=self.config.log_cos_g_gp)
 
     # -- the whole step ----------------------------------------------------------------------------
     def step(self, micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_fn: LossFn, *,
@@ -259,7 +260,7 @@ class SharpnessStep:
             self.scaler.unscale_(grads)
         ctx.grads.append(grads)
         ctx.losses.append(loss.detach().double().reshape(()))
-        if k == 1:
+        if k == 1 and self.config.log_cos_g_gp:
             with torch.no_grad():
                 cosine(ctx, self._g_copy)
 
