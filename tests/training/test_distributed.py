@@ -1,5 +1,6 @@
 """Training on two CPU processes (gloo) through torchrun: the same weights and metrics as one process at the
-same global batch (rule none, and sam with a global perturbation); a kill -9 of one rank, then
+same global batch (rule none, sam with a global perturbation, and the rules that skip passes, LookSAM and
+RST); a kill -9 of one rank, then
 `sharpreg resume`, ends where the uninterrupted two-process run ends. The model has no BatchNorm (each
 process would normalize its own part of the batch) and no dropout."""
 
@@ -130,3 +131,23 @@ def test_the_comparison_sees_a_small_difference(runs: dict[str, Path]) -> None:
         assert_close(one, off)
     with pytest.raises(AssertionError):
         assert_close(one, result(runs["none-1"]))
+
+
+#: rules that skip passes, set so that a 4-step run has both kinds of step (2 passes and 1)
+SKIPPING = {"looksam": 'perturbation = "global"\nk = 2', "rst": 'perturbation = "global"\np = 0.5\np_start = 0.5\nseed = 2'}
+
+
+def test_rules_that_skip_passes_on_two_processes_equal_one(tmp_path: Path) -> None:
+    """LookSAM's stored component and RST's draws are the same on every process (global perturbation):
+    the two-process run equals the one-process run, on full steps and on the steps that skip a pass."""
+    args = []
+    for rule, keys in SKIPPING.items():
+        path = write_recipe(tmp_path, rule=rule, sharpness=keys, **SHAPE)
+        trainer(path, tmp_path / f"{rule}-1").fit()
+        args += [str(path), str(tmp_path / f"{rule}-2")]
+    done = torchrun([str(ROOT / "tests" / "training" / "ddp_driver.py"), *args])
+    assert done.returncode == 0, done.stdout[-3000:]
+    for rule in SKIPPING:
+        one, two = result(tmp_path / f"{rule}-1"), result(tmp_path / f"{rule}-2")
+        assert [float(r["passes_per_step"]) for r in two["rows"]] == [1.5, 1.5]  # both kinds of step ran
+        assert_close(one, two)
