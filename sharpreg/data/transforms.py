@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from monai import transforms as mt
 
@@ -52,10 +54,17 @@ def normalize_batch(x: torch.Tensor, kind: str) -> torch.Tensor:
     """:func:`normalization` of a batch B×C×H×W on its device (a deferred chain's last step)."""
     if kind == "none":
         return x
-    mean, std = normalization_stats(kind, x.shape[1])
-    shape = (1, x.shape[1], 1, 1)
-    return (x - torch.tensor(mean, dtype=x.dtype, device=x.device).view(shape)) / torch.tensor(
-        std, dtype=x.dtype, device=x.device).view(shape)
+    mean, std = _stats_on(kind, x.shape[1], x.dtype, x.device)
+    return (x - mean) / std
+
+
+@functools.lru_cache(maxsize=8)
+def _stats_on(kind: str, channels: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The statistics as 1×C×1×1 tensors on ``device``, made once (not one host transfer per batch)."""
+    mean, std = normalization_stats(kind, channels)
+    shape = (1, channels, 1, 1)
+    return (torch.tensor(mean, dtype=dtype, device=device).view(shape),
+            torch.tensor(std, dtype=dtype, device=device).view(shape))
 
 
 def augmentation(params: AugmentParams, *, defer: bool = False) -> list[mt.Transform]:
